@@ -1,0 +1,34 @@
+# Sangam — every install step lives here; a fresh machine needs only `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export DAGSTER_HOME := $(CURDIR)/.dagster
+export SANGAM_HOME := $(CURDIR)
+
+.PHONY: setup demo run serve test test-fast bench lint clean docs dq-docs superset-setup superset browser-setup emulators
+
+setup: $(VENV)/.installed
+
+# Re-runs only when the lock or the project metadata change, so a second `make setup` is instant.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup superset-setup browser-setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf warehouse/*.duckdb* warehouse/exports demo/data .dagster/storage .dagster/history .dagster/logs \
+	       transform/target transform/logs .pytest_cache bench/reports/*.tmp
