@@ -1,5 +1,6 @@
 # Sangam — every install step lives here; a fresh machine needs only `make demo` and `make test`.
 SHELL := /bin/bash
+.DEFAULT_GOAL := setup
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,10 @@ UV_VERSION := 0.13.9
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export SANGAM_HOME := $(CURDIR)
 
-.PHONY: setup demo run serve test test-fast bench lint clean docs dq-docs superset-setup superset browser-setup emulators
+.PHONY: setup test test-fast lint clean
+
+# Each area adds its own targets (demo, run, bench, docs, dq-docs, superset, ...) in mk/<area>.mk.
+include $(sort $(wildcard mk/*.mk))
 
 setup: $(VENV)/.installed
 
@@ -23,7 +27,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup superset-setup browser-setup
+test: setup $(TEST_PREREQS)
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -1,0 +1,92 @@
+"""`make bench`: measure every step on generated worlds and write one report (bench/reports/).
+
+Steps run in flow order and share a context: the extract step loads the worlds it generates, and the
+later steps reuse the largest warehouse it left behind. Each step module exposes
+`run(ctx: BenchContext) -> dict[str, object]` returning its figures (and targets met or not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+STEPS = ["bench.extract", "bench.transform", "bench.quality", "bench.superset"]
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+
+@dataclass
+class BenchContext:
+    sizes: list[int]
+    workdir: Path
+    results: dict[str, dict] = field(default_factory=dict)
+
+    def world_dir(self, size: int) -> Path:
+        return self.workdir / f"world_{size}"
+
+    def warehouse_path(self, size: int) -> Path:
+        return self.workdir / f"warehouse_{size}.duckdb"
+
+    @property
+    def largest(self) -> int:
+        return max(self.sizes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="submission counts, comma-separated")
+    parser.add_argument("--steps", default=",".join(s.split(".")[-1] for s in STEPS))
+    parser.add_argument("--workdir", type=Path, default=Path("bench/work"))
+    args = parser.parse_args(argv)
+    ctx = BenchContext(sizes=[int(s) for s in args.sizes.split(",")], workdir=args.workdir.resolve())
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.steps.split(","))
+    failed = False
+    for module_name in STEPS:
+        step = module_name.split(".")[-1]
+        if step not in wanted:
+            continue
+        started = time.perf_counter()
+        try:
+            module = importlib.import_module(module_name)
+            figures = module.run(ctx)
+        except Exception as exc:  # one broken step must not hide the others' figures
+            failed = True
+            figures = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        figures["step_seconds"] = round(time.perf_counter() - started, 2)
+        ctx.results[step] = figures
+        print(f"[bench] {step}: {json.dumps(figures, default=str)[:2000]}")
+    write_report(ctx)
+    return 1 if failed else 0
+
+
+def write_report(ctx: BenchContext) -> Path:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "generated_at": stamp,
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "sizes": ctx.sizes,
+        "steps": ctx.results,
+    }
+    path = REPORTS / f"bench-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    lines = [f"# Sangam benchmark {stamp}", "", f"sizes: {ctx.sizes}", ""]
+    for step, figures in ctx.results.items():
+        lines.append(f"## {step}")
+        lines += [f"- {k}: {v}" for k, v in figures.items() if k != "traceback"]
+        lines.append("")
+    (REPORTS / "latest.md").write_text("\n".join(lines))
+    (REPORTS / "latest.json").write_text(path.read_text())
+    print(f"[bench] report: {REPORTS / 'latest.md'}")
+    return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Fixtures shared by every area: a small generated demo world and the survey-server emulators serving it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL_WORLD_SUBMISSIONS = 1000
+
+# Credentials of the emulated servers in tests; they never leave this process tree.
+TEST_SECRETS = {
+    "SANGAM_KOBO_TOKEN": "test-kobo-token-3f9a1c",
+    "SANGAM_ODK_EMAIL": "data-team@example.org",
+    "SANGAM_ODK_PASSWORD": "test-odk-password-77b2",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_environment() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in [*TEST_SECRETS, "SANGAM_HOME"]}
+    os.environ.update(TEST_SECRETS)
+    os.environ["SANGAM_HOME"] = str(REPO)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small, seeded demo world on disk (read-only for tests: copy it before changing it)."""
+    from demo.generator import generate
+
+    out = tmp_path_factory.mktemp("demo_world")
+    generate(out, submissions=SMALL_WORLD_SUBMISSIONS, seed=42)
+    return out
+
+
+@pytest.fixture(scope="session")
+def emulators(demo_world: Path):
+    """KoBo and ODK emulators serving the shared demo world on free loopback ports."""
+    from demo.emulators import running
+
+    with running(demo_world) as servers:
+        yield servers
