@@ -1,0 +1,1 @@
+"""Sangam's dbt project (staging → intermediate → marts) and the Python helpers around it."""
