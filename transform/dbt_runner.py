@@ -1,0 +1,108 @@
+"""Run dbt on Sangam's project from Python: `build(warehouse_path, select=None)`.
+
+Wraps dbt's programmatic entry point (dbtRunner) with the in-repo profile, so callers (tests, bench, the
+pipeline) never depend on ~/.dbt or on the working directory. The orchestration step uses dagster-dbt with
+PROJECT_DIR and PROFILES_DIR directly; `dbt parse` needs no warehouse file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
+PROFILES_DIR = PROJECT_DIR
+log = logging.getLogger("sangam.transform")
+
+
+class DbtError(RuntimeError):
+    """dbt could not run, or a model or test failed."""
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    command: list[str]
+    # node unique_id → status (success, error, pass, fail, warn, skipped)
+    statuses: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def raise_for_failure(self) -> DbtResult:
+        if not self.success:
+            raise DbtError(f"dbt {' '.join(self.command)} failed: " + "; ".join(self.failures[:20]))
+        return self
+
+
+@contextmanager
+def _env(overrides: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _area_vars() -> dict:
+    """The plausible GPS area from sources.yaml, when the config is loadable (else the project default)."""
+    try:
+        from sangam.config import load_config
+
+        area = load_config().area
+    except Exception:  # no sources.yaml yet: dbt_project.yml's India default applies
+        return {}
+    fields = ("name", "min_lat", "max_lat", "min_lon", "max_lon")
+    get = area.get if isinstance(area, dict) else lambda k: getattr(area, k, None)
+    values = {k: get(k) for k in fields}
+    return {"area": values} if all(values[k] is not None for k in fields[1:]) else {}
+
+
+def run(
+    args: Sequence[str], warehouse_path: Path | str | None = None, dbt_vars: dict | None = None
+) -> DbtResult:
+    """Run one dbt command (e.g. ["build", "--select", "marts"]) against `warehouse_path`."""
+    from dbt.cli.main import dbtRunner
+
+    env: dict[str, str] = {}
+    if warehouse_path is not None:
+        env["SANGAM_WAREHOUSE"] = str(Path(warehouse_path).resolve())
+    merged_vars = {**_area_vars(), **(dbt_vars or {})}
+    command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR)]
+    if merged_vars and args and args[0] not in ("parse", "deps", "clean"):
+        command += ["--vars", json.dumps(merged_vars)]
+    with _env(env):
+        res = dbtRunner().invoke(command)
+    result = DbtResult(success=bool(res.success), command=list(args))
+    if res.exception is not None:
+        result.failures.append(f"{type(res.exception).__name__}: {res.exception}")
+    for node in getattr(res.result, "results", None) or []:
+        status = str(getattr(node.status, "value", node.status))
+        uid = node.node.unique_id
+        result.statuses[uid] = status
+        result.elapsed_s += float(getattr(node, "execution_time", 0.0) or 0.0)
+        if status in ("error", "fail", "runtime error"):
+            result.failures.append(f"{uid}: {status}: {(node.message or '').strip()[:500]}")
+    return result
+
+
+def build(warehouse_path: Path | str, select: str | Sequence[str] | None = None, **kwargs) -> DbtResult:
+    """`dbt build` (seeds, models, tests) on the given warehouse; `select` narrows it (dbt syntax)."""
+    args = ["build"]
+    if select:
+        args += ["--select", *([select] if isinstance(select, str) else list(select))]
+    return run(args, warehouse_path, **kwargs)
+
+
+def parse() -> DbtResult:
+    """`dbt parse`: writes target/manifest.json; needs no warehouse file."""
+    return run(["parse"])

@@ -1,0 +1,15 @@
+-- The roster: one row per worker_id (a worker listed twice keeps the row of the latest load, then the last row).
+select
+    trim(cast(worker_id as varchar))     as worker_id,
+    trim(cast(worker_name as varchar))   as worker_name,
+    trim(cast(supervisor_id as varchar)) as supervisor_id,
+    trim(cast(state as varchar))         as state,
+    trim(cast(district as varchar))      as district,
+    trim(cast(block as varchar))         as block,
+    _source_file,
+    _source_row
+from {{ source('raw_sheets', 'field_workers') }}
+where nullif(trim(cast(worker_id as varchar)), '') is not null
+qualify row_number() over (
+    partition by trim(cast(worker_id as varchar)) order by _loaded_at desc, _source_file desc, _source_row desc
+) = 1
