@@ -1,0 +1,52 @@
+"""`python -m bi_config {setup,serve,apply,export}` — Superset's set-up and its assets as code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bi_config", description=__doc__)
+    parser.add_argument("--home", type=Path, help="Superset home (default $SANGAM_SUPERSET_HOME)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup", help="write superset_config.py, db upgrade, create the admin, init (idempotent)")
+    serve = sub.add_parser("serve", help="serve Superset in the foreground")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8088)
+    for name, text in [
+        ("apply", "import bi_config/ (assets, roles, row-level security) into a running Superset"),
+        ("export", "write the dashboards as they are in Superset back into bi_config/"),
+    ]:
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--url", help="Superset base URL (default $SANGAM_SUPERSET_URL or :8088)")
+        cmd.add_argument("--bundle", type=Path, help="bundle folder (default bi_config/assets)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    from bi_config import server
+
+    if args.command == "setup":
+        server.setup(args.home)
+        return 0
+    home = server.write_config(args.home or server.default_home())
+    if args.command == "serve":
+        return server.serve(home, args.host, args.port)
+
+    from bi_config import apply as applier
+
+    client = applier.connect(args.url, home)
+    if args.command == "apply":
+        report = applier.apply(client, args.bundle)
+        print(report.summary())
+        return 0
+    written = applier.export(client, args.bundle)
+    print(f"exported {len(written)} files into {args.bundle or applier.DEFAULT_BUNDLE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
