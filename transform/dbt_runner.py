@@ -7,6 +7,7 @@ PROJECT_DIR and PROFILES_DIR directly; `dbt parse` needs no warehouse file.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -53,6 +54,27 @@ def _env(overrides: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _release_warehouse() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
+
+    dbt-duckdb caches one environment per process; left open it holds the warehouse file, so the next
+    reader in this process (quality checks, publish, tests) fails with "different configuration", and
+    other processes cannot take the write lock.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+    except ImportError:  # dbt-duckdb missing: nothing was opened
+        return
+    with manager._LOCK:
+        env, manager._ENV = manager._ENV, None
+    if env is not None:
+        try:
+            env.close()
+        except Exception as exc:  # closing is best effort; the handle is dropped either way
+            log.debug("closing dbt-duckdb environment: %s", exc)
+    gc.collect()
+
+
 def _area_vars() -> dict:
     """The plausible GPS area from sources.yaml, when the config is loadable (else the project default)."""
     try:
@@ -68,9 +90,16 @@ def _area_vars() -> dict:
 
 
 def run(
-    args: Sequence[str], warehouse_path: Path | str | None = None, dbt_vars: dict | None = None
+    args: Sequence[str],
+    warehouse_path: Path | str | None = None,
+    dbt_vars: dict | None = None,
+    target_path: Path | str | None = None,
 ) -> DbtResult:
-    """Run one dbt command (e.g. ["build", "--select", "marts"]) against `warehouse_path`."""
+    """Run one dbt command (e.g. ["build", "--select", "marts"]) against `warehouse_path`.
+
+    `target_path` keeps dbt's artifacts and logs out of transform/target (tests, bench: runs that may
+    overlap with another process using the project).
+    """
     from dbt.cli.main import dbtRunner
 
     env: dict[str, str] = {}
@@ -78,10 +107,15 @@ def run(
         env["SANGAM_WAREHOUSE"] = str(Path(warehouse_path).resolve())
     merged_vars = {**_area_vars(), **(dbt_vars or {})}
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR)]
+    if target_path is not None:
+        command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if merged_vars and args and args[0] not in ("parse", "deps", "clean"):
         command += ["--vars", json.dumps(merged_vars)]
     with _env(env):
-        res = dbtRunner().invoke(command)
+        try:
+            res = dbtRunner().invoke(command)
+        finally:
+            _release_warehouse()
     result = DbtResult(success=bool(res.success), command=list(args))
     if res.exception is not None:
         result.failures.append(f"{type(res.exception).__name__}: {res.exception}")

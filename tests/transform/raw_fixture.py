@@ -256,3 +256,14 @@ def build(path: Path) -> Path:
         ('MH', 'MH_NAS', 2025, 3, 0, 'district_targets.xlsx', 3, '2025-03-31')""")
     con.close()
     return path
+
+
+def add_child_visit(path: Path, sid: str, visit_date: str, kids: list[tuple], worker: str = "W01") -> None:
+    """Add one child-health visit with children (child_id, sex, dob, weight_kg, height_cm, vaccines)."""
+    con = duckdb.connect(str(path))
+    _insert(con, "raw_kobo.child_health", [*_sub(sid, visit_date + " 18:00:00"), visit_date, *GEO, worker, "Head",
+                                           18.5, 73.8, 560.0, 5.0])  # fmt: skip
+    for i, (cid, sex, dob, weight, height, vaccines) in enumerate(kids, start=1):
+        _insert(con, "raw_kobo.child_health__child", [sid, f"{sid}-{i}", i, None, "2025-03-31", cid, "Child", sex,
+                                                      dob, "0", weight, height, None, vaccines, vaccines.split()])  # fmt: skip
+    con.close()
