@@ -1,0 +1,119 @@
+"""The marts on the hand-built raw fixture (raw_fixture.py) give the answers the contract's rules imply."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+MARCH = date(2025, 3, 1)
+
+
+def _row(query, sql: str, params: list) -> dict:
+    rows = query(f"select to_json(t) from ({sql}) t", params)
+    assert len(rows) == 1, rows
+    return json.loads(rows[0][0])
+
+
+def test_registrations_deduped_deleted_and_placed_by_village(query):
+    got = dict(
+        ((d, m.isoformat()), n)
+        for d, m, n in query("select district_code, month, registered_pregnant_women "
+                             "from marts.mart_program_indicators_monthly where registered_pregnant_women > 0")
+    )  # fmt: skip
+    # w2's earliest submission (February) wins over its resubmission; w3 was deleted; w4's village is in
+    # Nashik although its district answer says Pune
+    assert got == {("MH_PUN", "2025-03-01"): 1, ("MH_PUN", "2025-02-01"): 1, ("MH_NAS", "2025-03-01"): 1}
+
+
+def test_pune_march_indicators(query):
+    r = _row(query, "select * from marts.mart_program_indicators_monthly where district_code = ? and month = ?",
+             ["MH_PUN", MARCH])  # fmt: skip
+    assert (r["state_code"], r["state"], r["district"]) == ("MH", "Maharashtra", "Pune")
+    # d1 at a PHC, d2 edited to home, d3 deleted; only w1 had 4 distinct ANC dates before delivering
+    assert (r["deliveries"], r["institutional_deliveries"], r["institutional_delivery_pct"]) == (2, 1, 50.0)
+    assert (r["women_delivered_with_anc4"], r["anc4_pct"]) == (1, 50.0)
+    # c1 (latest visit, fully immunized) and c2 (no MR1) are 12-23 months; c3 is 9, c4 is 50 months
+    assert (r["children_12_23_visited"], r["children_12_23_fully_immunized"]) == (2, 1)
+    assert r["fully_immunized_12_23_pct"] == 50.0
+    # c1..c4 measured; c2 underweight and wasted, c4 stunted; c3's implausible WAZ/WHZ are excluded
+    assert (r["children_measured"], r["underweight"], r["stunted"], r["wasted"]) == (4, 1, 1, 1)
+    assert r["underweight_pct"] == pytest.approx(100 / 3)
+    assert r["stunted_pct"] == 25.0
+    assert r["wasted_pct"] == pytest.approx(100 / 3)
+    # 1 ANC visit (W01) + 4 child-health visits (W01 x2, W02 x2)
+    assert (r["home_visits"], r["active_field_workers"], r["visits_per_field_worker"]) == (5, 2, 2.5)
+    assert (r["target_registrations"], r["registration_coverage_pct"]) == (4, 25.0)
+
+
+def test_percentage_is_null_when_denominator_is_zero(query):
+    r = _row(query, "select * from marts.mart_program_indicators_monthly where district_code = ? and month = ?",
+             ["MH_NAS", MARCH])  # fmt: skip
+    assert r["target_registrations"] == 0 and r["registration_coverage_pct"] is None
+    assert r["deliveries"] == 0 and r["institutional_delivery_pct"] is None
+
+
+def test_scheme_applications(query):
+    r = _row(query, "select * from marts.mart_scheme_applications where scheme = 'pension'", [])
+    # app1 resubmitted: counted once; 20 and 10 days to benefit
+    assert (r["applications"], r["approvals"], r["rejections"], r["pending"]) == (4, 2, 1, 1)
+    assert (r["benefits_received"], r["median_days_to_benefit"], r["district_code"]) == (2, 15.0, "MH_PUN")
+
+
+def test_field_worker_week_counts_late_submissions(query):
+    r = _row(query, "select * from marts.mart_field_worker_weekly where worker_id = 'W02' and week_start = ?",
+             [date(2025, 3, 3)])  # fmt: skip
+    # w4 registered on 3 March but submitted on the 25th; h4 visited on the 5th, submitted on the 15th
+    assert (r["submissions"], r["home_visits"], r["late_submissions"], r["late_pct"]) == (2, 1, 2, 100.0)
+    assert r["dq_flags"] == 2 and r["dq_score"] == 0.0
+    assert (r["supervisor_id"], r["district_code"]) == ("S01", "MH_NAS")
+
+
+def test_field_worker_dimension_joins_roster_and_activity(query):
+    rows = {w: (on_roster, active) for w, on_roster, active in
+            query("select worker_id, on_roster, is_active from marts.dim_field_worker")}  # fmt: skip
+    # as of the latest submission (30 June): W01 submitted that day, W02 last on 25 March, W09 never
+    assert rows == {"W01": (True, True), "W02": (True, False), "W09": (True, False)}
+
+
+def test_funder_summary_suppresses_small_cells(query):
+    r = _row(query, "select * from marts.mart_funder_summary where level = 'district' and geo_code = ? and month = ?",
+             ["MH_PUN", MARCH])  # fmt: skip
+    assert r["suppressed"] is True
+    assert r["home_visits"] == 5
+    assert r["registered_pregnant_women"] is None and r["registration_coverage_pct"] is None
+    assert r["deliveries"] is None and r["institutional_delivery_pct"] is None
+    assert r["visits_per_field_worker"] is None  # active_field_workers = 2 is suppressed
+    states = query("select geo_code, district, home_visits from marts.mart_funder_summary "
+                   "where level = 'state' and month = ?", [MARCH])  # fmt: skip
+    assert states == [("MH", None, 5)]
+    (small,) = query("select count(*) from marts.mart_funder_summary where "
+                     "registered_pregnant_women < 5 or deliveries < 5 or home_visits < 5 or underweight < 5")  # fmt: skip
+    assert small == (0,)
+
+
+def test_no_personal_data_in_beneficiaries(query):
+    rows = query("select beneficiary_key, kind from marts.dim_beneficiary")
+    kinds = sorted(k for _, k in rows)
+    # w1, w2, w4 (w3 and w5 appear only in deleted submissions); c1..c4 and the 15 z-score children
+    assert kinds.count("woman") == 3 and kinds.count("child") == 4 + 15
+    assert all(len(key) == 64 and key not in ("w1", "c1") for key, _ in rows)
+    cols = {c for (c,) in query("select column_name from information_schema.columns "
+                                "where table_schema = 'marts' and table_name like 'fct_%'")}  # fmt: skip
+    assert not cols & {"woman_id", "child_id", "woman_name", "child_name", "head_name", "phone", "aadhaar"}
+
+
+def test_hmis_export_writes_one_csv_per_month(fixture_warehouse, tmp_path):
+    import csv
+
+    from transform.exports import write_hmis_csv
+
+    paths = write_hmis_csv(fixture_warehouse, tmp_path)
+    # months with any activity: ANC visits from October, registrations, deliveries, the June visit
+    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03", "2025-06"]
+    assert [p.name for p in paths] == [f"hmis_{m}.csv" for m in months]
+    rows = list(csv.DictReader((tmp_path / "hmis_2025-03.csv").open()))
+    pune = {r["indicator_code"]: r["value"] for r in rows if r["district"] == "Pune"}
+    assert pune["PW_REG"] == "1" and pune["DEL_INST_PCT"] == "50" and pune["HV_TOTAL"] == "5"
+    assert set(rows[0]) == {"state", "district", "month", "indicator_code", "indicator_name", "value"}
