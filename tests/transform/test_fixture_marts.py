@@ -8,6 +8,8 @@ from datetime import date
 import pytest
 
 MARCH = date(2025, 3, 1)
+INDICATORS = "select * from marts.mart_program_indicators_monthly where district_code = ? and month = ?"
+FUNDER = "select * from marts.mart_funder_summary where level = 'district' and geo_code = ? and month = ?"
 
 
 def _row(query, sql: str, params: list) -> dict:
@@ -28,8 +30,7 @@ def test_registrations_deduped_deleted_and_placed_by_village(query):
 
 
 def test_pune_march_indicators(query):
-    r = _row(query, "select * from marts.mart_program_indicators_monthly where district_code = ? and month = ?",
-             ["MH_PUN", MARCH])  # fmt: skip
+    r = _row(query, INDICATORS, ["MH_PUN", MARCH])
     assert (r["state_code"], r["state"], r["district"]) == ("MH", "Maharashtra", "Pune")
     # d1 at a PHC, d2 edited to home, d3 deleted; only w1 had 4 distinct ANC dates before delivering
     assert (r["deliveries"], r["institutional_deliveries"], r["institutional_delivery_pct"]) == (2, 1, 50.0)
@@ -48,8 +49,7 @@ def test_pune_march_indicators(query):
 
 
 def test_percentage_is_null_when_denominator_is_zero(query):
-    r = _row(query, "select * from marts.mart_program_indicators_monthly where district_code = ? and month = ?",
-             ["MH_NAS", MARCH])  # fmt: skip
+    r = _row(query, INDICATORS, ["MH_NAS", MARCH])
     assert r["target_registrations"] == 0 and r["registration_coverage_pct"] is None
     assert r["deliveries"] == 0 and r["institutional_delivery_pct"] is None
 
@@ -78,8 +78,7 @@ def test_field_worker_dimension_joins_roster_and_activity(query):
 
 
 def test_funder_summary_suppresses_small_cells(query):
-    r = _row(query, "select * from marts.mart_funder_summary where level = 'district' and geo_code = ? and month = ?",
-             ["MH_PUN", MARCH])  # fmt: skip
+    r = _row(query, FUNDER, ["MH_PUN", MARCH])
     assert r["suppressed"] is True
     assert r["home_visits"] == 5
     assert r["registered_pregnant_women"] is None and r["registration_coverage_pct"] is None
@@ -88,8 +87,10 @@ def test_funder_summary_suppresses_small_cells(query):
     states = query("select geo_code, district, home_visits from marts.mart_funder_summary "
                    "where level = 'state' and month = ?", [MARCH])  # fmt: skip
     assert states == [("MH", None, 5)]
-    (small,) = query("select count(*) from marts.mart_funder_summary where "
-                     "registered_pregnant_women < 5 or deliveries < 5 or home_visits < 5 or underweight < 5")  # fmt: skip
+    (small,) = query(
+        "select count(*) from marts.mart_funder_summary "
+        "where registered_pregnant_women < 5 or deliveries < 5 or home_visits < 5 or underweight < 5"
+    )
     assert small == (0,)
 
 
