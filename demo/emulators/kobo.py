@@ -1,0 +1,474 @@
+"""KoBoToolbox KPI API v2 emulator, serving `<data>/kobo/` (docs/contracts.md section 2).
+
+Followed from kobotoolbox/kpi:
+- kpi/views/v2/data.py (`DataViewSet.list`, `_filter_mongo_query`): `limit` defaults to 100 and is cut off
+  at 1000 (`positive_int(..., strict=True, cutoff=max_limit)`, 400 {"limit": "A positive integer is
+  required"} otherwise); an unsupported query answers 400 ["Unsupported query"].
+- kpi/paginators.py (`DefaultPagination`, DRF `LimitOffsetPagination`): `start` offset; `count`, `next`,
+  `previous`, `results`; next/previous are absolute URLs made by DRF's `replace_query_param` (other
+  parameters kept, sorted), `previous` drops `start` on the first page.
+- kpi/deployment_backends/base_backend.py (`validate_submission_list_params`): `query`, `sort`, `fields`
+  are JSON; bad JSON answers 400 {"query": "Value must be valid JSON."} (same for sort, fields); a `count`
+  parameter is refused.
+- kpi/deployment_backends/openrosa_backend.py (`__get_submissions_in_json`): default sort {"_id": 1}; count
+  is the number of submissions matching the query.
+- kpi/utils/mongo_helper.py (`get_instances`, `_get_cursor_and_count`): with `fields`, `_id` (MongoDB's
+  default), `_uuid` and `meta/rootUuid` are always returned; base_backend `_inject_properties` adds
+  `_validation_status` ({} when absent).
+- kpi/permissions.py + DRF TokenAuthentication: `Authorization: Token <key>`; 401 {"detail":
+  "Authentication credentials were not provided."} without it, {"detail": "Invalid token."} with a wrong
+  one. (Behind kpi's session authentication DRF would say 403 for the missing header; like the API docs,
+  this emulator answers 401 in both cases.)
+- kpi/filters.py (`SearchFilter`): `q=asset_type:survey` style `field:value` terms, AND/OR, a bare word
+  searches the name.
+- Unknown asset uid: 404 {"detail": "Not found."}.
+
+The asset JSON files are served as written, except `url`, `data`, `deployment__submission_count` and
+`deployment__last_submission_time`, which follow this server's address and the submissions on disk.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from demo.emulators.faults import Fault, FaultInjector, FaultMiddleware
+from demo.emulators.jsonl import JsonlFile
+from demo.emulators.mongo_query import MISSING, Column, QueryError, lookup, query_mask, sort_rows
+
+# The generator writes asset and attachment URLs for the default address; answers use the real one.
+WORLD_BASE_URL = "http://127.0.0.1:8765"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_FIELD_CACHE = 8
+_RESULT_CACHE = 16
+
+
+class SubmissionIndex:
+    """One asset's submissions on disk, with `_id` and `_submission_time` indexed in numpy."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = JsonlFile(path)
+        ids: list[Any] = []
+        times: list[Any] = []
+
+        def visit(row: dict[str, Any]) -> None:
+            ids.append(row.get("_id", MISSING))
+            times.append(row.get("_submission_time", MISSING))
+
+        self.file.scan(visit)
+        self.size = len(self.file)
+        self._columns: OrderedDict[str, Column] = OrderedDict()
+        self._results: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self.ids = self._indexed("_id", ids, int, np.int64)
+        self.times = self._indexed("_submission_time", times, str, np.str_)
+        self.last_submission_time = max((t for t in times if isinstance(t, str)), default=None)
+
+    def _indexed(self, field: str, values: list[Any], kind: type, dtype: Any) -> Column:
+        uniform = all(type(v) is kind for v in values)
+        column = Column(
+            values=None if uniform else values, fast=np.asarray(values, dtype=dtype) if uniform else None
+        )
+        return column
+
+    def column(self, field: str) -> Column:
+        if field == "_id":
+            return self.ids
+        if field == "_submission_time":
+            return self.times
+        column = self._columns.get(field)
+        if column is None:
+            values: list[Any] = []
+            for row in self.file.parsed(np.arange(self.size)):
+                values.append(lookup(row, field))
+            column = Column(values=values)
+            self._columns[field] = column
+            while len(self._columns) > _FIELD_CACHE:
+                self._columns.popitem(last=False)
+        self._columns.move_to_end(field)
+        return column
+
+    def select(self, query: dict[str, Any], sort: dict[str, Any]) -> np.ndarray:
+        """Row numbers matching `query`, in `sort` order; cached so paging through one query is cheap."""
+        key = (orjson.dumps(query).decode(), orjson.dumps(sort).decode())
+        rows = self._results.get(key)
+        if rows is None:
+            mask = query_mask(query, self.column, self.size)
+            rows = sort_rows(np.flatnonzero(mask), sort or {"_id": 1}, self.column)
+            self._results[key] = rows
+            while len(self._results) > _RESULT_CACHE:
+                self._results.popitem(last=False)
+        self._results.move_to_end(key)
+        return rows
+
+    def row_by_id(self, submission_id: int) -> int | None:
+        if self.ids.fast is None:
+            hits = [i for i, v in enumerate(self.ids.values) if v == submission_id]
+        else:
+            hits = np.flatnonzero(self.ids.fast == submission_id).tolist()
+        return hits[0] if hits else None
+
+
+class KoboWorld:
+    """The `kobo/` folder of a world: assets, and lazily indexed submissions (re-read on reload or change)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir) / "kobo"
+        self._lock = threading.Lock()
+        self.assets: dict[str, dict[str, Any]] = {}
+        self._indexes: dict[str, SubmissionIndex] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        assets: dict[str, dict[str, Any]] = {}
+        folder = self.root / "assets"
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            asset = orjson.loads(path.read_bytes())
+            assets[str(asset.get("uid") or path.stem)] = asset
+        with self._lock:
+            self.assets = assets
+            self._indexes = {}
+
+    def submissions(self, uid: str) -> SubmissionIndex | None:
+        path = self.root / "submissions" / f"{uid}.jsonl"
+        with self._lock:
+            index = self._indexes.get(uid)
+            if index is not None and not index.file.changed():
+                return index
+            if not path.is_file():
+                self._indexes.pop(uid, None)
+                return None
+            index = SubmissionIndex(path)
+            self._indexes[uid] = index
+            return index
+
+
+# ------------------------------------------------------------------------------------------------------
+# HTTP
+
+
+def _detail(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        detail if not isinstance(detail, str) else {"detail": detail}, status, headers=headers
+    )
+
+
+def replace_query_param(url: str, key: str, value: Any) -> str:
+    """DRF's rest_framework.utils.urls.replace_query_param: set one parameter, keep the rest (sorted)."""
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    params = parse_qs(query, keep_blank_values=True)
+    params[key] = [str(value)]
+    return urlunsplit((scheme, netloc, path, urlencode(sorted(params.items()), doseq=True), fragment))
+
+
+def remove_query_param(url: str, key: str) -> str:
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    params = parse_qs(query, keep_blank_values=True)
+    params.pop(key, None)
+    return urlunsplit((scheme, netloc, path, urlencode(sorted(params.items()), doseq=True), fragment))
+
+
+def page_links(url: str, start: int, limit: int, count: int) -> tuple[str | None, str | None]:
+    """DRF LimitOffsetPagination.get_next_link / get_previous_link with KPI's `start` parameter."""
+    following = None
+    if start + limit < count:
+        following = replace_query_param(replace_query_param(url, "limit", limit), "start", start + limit)
+    previous = None
+    if start > 0:
+        previous = replace_query_param(url, "limit", limit)
+        previous = (
+            remove_query_param(previous, "start")
+            if start - limit <= 0
+            else replace_query_param(previous, "start", start - limit)
+        )
+    return following, previous
+
+
+def _positive_int(text: str, strict: bool = False, cutoff: int | None = None) -> int:
+    value = int(text)
+    if value < 0 or (value == 0 and strict):
+        raise ValueError(text)
+    return min(value, cutoff) if cutoff else value
+
+
+def _json_param(request: Request, name: str, default: Any) -> Any:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise _BadRequest({name: "Value must be valid JSON."}) from exc
+
+
+class _BadRequest(Exception):
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+
+class KoboApp:
+    """The Starlette app; `token` is the one API key accepted (from SANGAM_KOBO_TOKEN)."""
+
+    def __init__(self, world: KoboWorld, token: str | None) -> None:
+        self.world = world
+        self.token = token
+        self.faults = FaultInjector()
+        routes = [
+            Route("/api/v2/assets/", self.asset_list),
+            Route("/api/v2/assets/{uid}/", self.asset_detail),
+            Route("/api/v2/assets/{uid}/data/", self.data_list),
+            Route("/api/v2/assets/{uid}/data.json", self.data_list),
+            Route("/api/v2/assets/{uid}/data/{submission_id:int}/", self.data_detail),
+            Route("/api/v2/assets/{uid}/data", self.add_slash),
+            Route("/_emulator/reload", self.reload, methods=["POST"]),
+        ]
+        self.starlette = Starlette(routes=routes)
+        self.asgi = FaultMiddleware(self.starlette, self.faults, self._fault_body)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi(scope, receive, send)
+
+    @staticmethod
+    def _fault_body(status: int, fault: Fault) -> dict[str, str]:
+        if status == 429:
+            return {
+                "detail": f"Request was throttled. Expected available in {round(fault.retry_after)} seconds."
+            }
+        return {"detail": "A server error occurred."}
+
+    def _authenticate(self, request: Request) -> Response | None:
+        header = request.headers.get("authorization", "")
+        parts = header.split()
+        if not parts or parts[0].lower() != "token":
+            return _detail(
+                401, "Authentication credentials were not provided.", {"WWW-Authenticate": "Token"}
+            )
+        if len(parts) == 1:
+            return _detail(
+                401, "Invalid token header. No credentials provided.", {"WWW-Authenticate": "Token"}
+            )
+        if len(parts) > 2:
+            return _detail(
+                401,
+                "Invalid token header. Token string should not contain spaces.",
+                {"WWW-Authenticate": "Token"},
+            )
+        if not self.token or not hmac.compare_digest(parts[1].encode(), self.token.encode()):
+            return _detail(401, "Invalid token.", {"WWW-Authenticate": "Token"})
+        return None
+
+    @staticmethod
+    def _format_ok(request: Request) -> bool:
+        return request.query_params.get("format", "json") in ("json", "api")
+
+    def _asset_view(self, request: Request, asset: dict[str, Any], with_content: bool) -> dict[str, Any]:
+        uid = str(asset.get("uid"))
+        base = str(request.base_url).rstrip("/")
+        view = dict(asset)
+        if not with_content:
+            for heavy in ("content", "report_styles", "report_custom", "map_styles", "map_custom", "embeds"):
+                view.pop(heavy, None)
+        view["url"] = f"{base}/api/v2/assets/{uid}/"
+        view["data"] = f"{base}/api/v2/assets/{uid}/data/"
+        index = self.world.submissions(uid)
+        if index is not None:
+            view["deployment__submission_count"] = index.size
+            view["deployment__last_submission_time"] = _kpi_timestamp(index.last_submission_time)
+        return view
+
+    async def asset_list(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        if not self._format_ok(request):
+            return _detail(404, "Not found.")
+        assets = [
+            a for a in self.world.assets.values() if _asset_matches(a, request.query_params.get("q", ""))
+        ]
+        assets.sort(key=lambda a: str(a.get("date_modified", "")), reverse=True)
+        limit = _lenient_limit(request.query_params.get("limit"))
+        start = _lenient_start(request.query_params.get("start") or request.query_params.get("offset"))
+        url = str(request.url)
+        following, previous = page_links(url, start, limit, len(assets))
+        results = [self._asset_view(request, a, with_content=False) for a in assets[start : start + limit]]
+        page = {"count": len(assets), "next": following, "previous": previous, "results": results}
+        return _located(request, orjson.dumps(page))
+
+    async def asset_detail(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        asset = self.world.assets.get(request.path_params["uid"])
+        if asset is None or not self._format_ok(request):
+            return _detail(404, "Not found.")
+        return _located(request, orjson.dumps(self._asset_view(request, asset, with_content=True)))
+
+    async def add_slash(self, request: Request) -> Response:
+        url = request.url
+        return RedirectResponse(str(url.replace(path=url.path + "/")), status_code=301)
+
+    async def data_list(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        uid = request.path_params["uid"]
+        if uid not in self.world.assets or not self._format_ok(request):
+            return _detail(404, "Not found.")
+        index = self.world.submissions(uid)
+        params = request.query_params
+        try:
+            if "count" in params:
+                raise _BadRequest(
+                    {"count": "This param is not implemented. Use `count` property of the response instead."}
+                )
+            try:
+                limit = (
+                    _positive_int(params["limit"], strict=True, cutoff=MAX_LIMIT)
+                    if "limit" in params
+                    else None
+                )
+            except ValueError as exc:
+                raise _BadRequest({"limit": "A positive integer is required"}) from exc
+            try:
+                start = _positive_int(params.get("start", "0"))
+            except ValueError as exc:
+                raise _BadRequest({"start": "A positive integer is required."}) from exc
+            query = _json_param(request, "query", {})
+            sort = _json_param(request, "sort", {})
+            fields = _json_param(request, "fields", [])
+        except _BadRequest as bad:
+            return JSONResponse(bad.body, 400)
+        limit = limit or DEFAULT_LIMIT
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            return JSONResponse(["Unsupported query"], 400)
+        if index is None:
+            rows, raw = np.empty(0, dtype=np.int64), []
+        else:
+            try:
+                rows = index.select(query, sort)
+            except QueryError:
+                return JSONResponse(["Unsupported query"], 400)
+            raw = index.file.read(rows[start : start + limit])
+        following, previous = page_links(str(request.url), start, limit, len(rows))
+        if fields:
+            results = b",".join(orjson.dumps(_project(orjson.loads(r), fields)) for r in raw)
+        else:
+            results = b",".join(raw)
+        body = b"".join(
+            [
+                b'{"count":',
+                str(len(rows)).encode(),
+                b',"next":',
+                orjson.dumps(following),
+                b',"previous":',
+                orjson.dumps(previous),
+                b',"results":[',
+                results,
+                b"]}",
+            ]
+        )
+        return _located(request, body)
+
+    async def data_detail(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        uid = request.path_params["uid"]
+        index = self.world.submissions(uid) if uid in self.world.assets else None
+        row = index.row_by_id(request.path_params["submission_id"]) if index is not None else None
+        if row is None:
+            return _detail(404, "Not found.")
+        return _located(request, index.file.read([row])[0])
+
+    async def reload(self, request: Request) -> Response:
+        self.world.reload()
+        return JSONResponse({"reloaded": "kobo", "assets": len(self.world.assets)})
+
+
+def _located(request: Request, body: bytes) -> Response:
+    """A JSON answer whose world URLs point at this server (it may listen on another port)."""
+    base = str(request.base_url).rstrip("/").encode()
+    if base != WORLD_BASE_URL.encode():
+        body = body.replace(WORLD_BASE_URL.encode(), base)
+    return Response(body, media_type="application/json")
+
+
+def _kpi_timestamp(submission_time: str | None) -> str | None:
+    # KPI reports the last submission time of an asset as an aware UTC timestamp.
+    return f"{submission_time}Z" if submission_time and not submission_time.endswith("Z") else submission_time
+
+
+def _lenient_limit(text: str | None) -> int:
+    try:
+        return _positive_int(text, strict=True, cutoff=MAX_LIMIT) if text is not None else DEFAULT_LIMIT
+    except ValueError:
+        return DEFAULT_LIMIT
+
+
+def _lenient_start(text: str | None) -> int:
+    try:
+        return _positive_int(text, strict=True) if text is not None else 0
+    except ValueError:
+        return 0
+
+
+def _project(submission: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """MongoDB projection as KPI asks for it: requested fields plus `_id`, `_uuid`, `meta/rootUuid`."""
+    projected: dict[str, Any] = {}
+    for field in ["_id", *fields, "_uuid", "meta/rootUuid"]:
+        value = lookup(submission, field)
+        if value is not MISSING and field not in projected:
+            projected[field] = value
+    projected["_validation_status"] = projected.get("_validation_status") or {}
+    return projected
+
+
+def _asset_matches(asset: dict[str, Any], q: str) -> bool:
+    """A small subset of KPI's search grammar: `field:value` terms (and bare words on the name), AND/OR."""
+    tokens = q.split()
+    if not tokens:
+        return True
+    result: bool | None = None
+    joiner = "AND"
+    for token in tokens:
+        if token.upper() in ("AND", "OR"):
+            joiner = token.upper()
+            continue
+        if ":" in token:
+            field, _, wanted = token.partition(":")
+            lookup_field, _, modifier = field.partition("__")
+            if modifier and modifier not in ("icontains", "iexact", "startswith", "exact"):
+                lookup_field = field
+            value = asset.get(lookup_field, asset.get(field))
+            text = (
+                ""
+                if value is None
+                else str(value).lower()
+                if not isinstance(value, bool)
+                else str(value).lower()
+            )
+            wanted = wanted.strip("\"'").lower()
+            hit = (
+                wanted in text
+                if modifier == "icontains"
+                else text.startswith(wanted)
+                if modifier == "startswith"
+                else text == wanted
+            )
+        else:
+            hit = token.strip("\"'").lower() in str(asset.get("name", "")).lower()
+        result = hit if result is None else (result and hit) if joiner == "AND" else (result or hit)
+        joiner = "AND"
+    return bool(result)
+
+
+def kobo_token_from_env() -> str | None:
+    return os.environ.get("SANGAM_KOBO_TOKEN") or None
