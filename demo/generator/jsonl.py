@@ -12,11 +12,21 @@ except ImportError:  # pragma: no cover - orjson is in requirements.lock
     orjson = None
 
 
+def _default(obj):
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
 def dumps(obj, indent: bool = False) -> bytes:
     if orjson is not None:
-        return orjson.dumps(obj, option=orjson.OPT_INDENT_2 if indent else 0)
+        return orjson.dumps(obj, default=_default, option=orjson.OPT_INDENT_2 if indent else 0)
     return json.dumps(
-        obj, ensure_ascii=False, indent=2 if indent else None, separators=None if indent else (",", ":")
+        obj,
+        ensure_ascii=False,
+        default=_default,
+        indent=2 if indent else None,
+        separators=None if indent else (",", ":"),
     ).encode()
 
 
