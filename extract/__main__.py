@@ -1,0 +1,46 @@
+"""`python -m extract [--source NAME ...] [--check]`: load the configured sources into the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sangam.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
+    parser.add_argument("--source", action="append", help="load only this source (repeatable)")
+    parser.add_argument("--config", type=Path, help="sources.yaml (default $SANGAM_SOURCES or $SANGAM_HOME)")
+    parser.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse.path)")
+    parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress logs, only the summary")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"sources.yaml: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{config.config_path}: OK ({', '.join(config.source_names)})")
+        return 0
+    from extract.run import load_sources
+
+    try:
+        report = load_sources(config, only=args.source, warehouse_path=args.warehouse)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

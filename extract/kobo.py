@@ -1,0 +1,402 @@
+"""KoBoToolbox KPI API v2 as a dlt source: one resource per form, yielding typed Arrow tables per page batch.
+
+Incremental by `_submission_time` (re-reading an overlap window, since KPI keeps `_submission_time` on
+edits and servers can commit late), paged by `_id` keyset so concurrent inserts and deletes never shift a
+page. Hard deletes and old edits are found by a periodic reconciliation over every `_id`/`_uuid`
+(`fields=["_id","_uuid"]`): a missing id gets `deleted_at`, a changed `_uuid` is re-fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+import dlt
+import orjson
+import pyarrow as pa
+
+from extract.arrow_build import BadValues, build_table, to_timestamp
+from extract.http import ExtractError, HttpClient
+from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
+from extract.tables import form_metadata, loads_rows, main_table, repeat_table, utcnow
+from sangam.naming import snake_case
+
+log = logging.getLogger("sangam.extract")
+
+KOBO_TIME_FMT = "%Y-%m-%dT%H:%M:%S"
+# Submission keys that are server metadata, not answers (mapped to system columns or dropped).
+_SYSTEM_PREFIXES = ("_", "formhub/", "meta/")
+ROWS_PER_BATCH = 10_000
+IN_CHUNK = 200  # ids per `$in` query when re-fetching edited submissions
+
+
+class KoboFlattener:
+    """KPI submissions (string answers, `/`-joined keys, repeats as lists) → one Arrow table per table."""
+
+    def __init__(self, schema: FormSchema) -> None:
+        self.schema = schema
+        self.repeats = [t for t in schema.tables.values() if t.repeat_path]
+        self.known: dict[str, set[str]] = {t.name: {f.path for f in t.fields} for t in schema.tables.values()}
+        for t in self.repeats:
+            parent = (
+                schema.main if t.parent_repeat_path is None else schema.table_for_repeat(t.parent_repeat_path)
+            )
+            self.known[parent.name].add(t.repeat_path)
+
+    def tables(self, subs: list[dict], loaded_at: datetime, bad: BadValues) -> dict[str, pa.Table]:
+        schema = self.schema
+        n = len(subs)
+        ids = [str(s["_id"]) for s in subs]
+        system = {
+            "submission_id": ids,
+            "instance_id": [s.get("meta/instanceID") for s in subs],
+            "root_uuid": [s.get("meta/rootUuid") or s.get("_uuid") for s in subs],
+            "deprecated_id": [s.get("meta/deprecatedID") for s in subs],
+            "submitted_at": to_timestamp(
+                [s.get("_submission_time") for s in subs], bad, (schema.form, "submitted_at")
+            ),
+            "updated_at": pa.nulls(n, pa.timestamp("us")),
+            "deleted_at": pa.nulls(n, pa.timestamp("us")),
+            "form_version": [s.get("__version__") for s in subs],
+            "submitted_by": [s.get("_submitted_by") for s in subs],
+            "review_state": [_validation(s.get("_validation_status")) for s in subs],
+            "_loaded_at": pa.array([loaded_at] * n, pa.timestamp("us")),
+        }
+        main = schema.main
+        out = {main.name: self._table(main, system, subs, n, bad)}
+        for rt in self.repeats:
+            out[rt.name] = self._repeat(rt, subs, ids, loaded_at, bad)
+        return out
+
+    def _table(self, spec: TableSpec, system: dict, rows: list[dict], n: int, bad: BadValues) -> pa.Table:
+        answers = {f.path: [r.get(f.path) for r in rows] for f in spec.fields}
+        extras = self._extras(spec, rows)
+        return build_table(spec, system, answers, extras, n, bad)
+
+    def _extras(self, spec: TableSpec, rows: list[dict]) -> dict[str, list]:
+        """Keys the form definition does not know (older versions, added fields): kept as VARCHAR."""
+        seen: set[str] = set()
+        for r in rows:
+            seen.update(r.keys())
+        known = self.known[spec.name]
+        unknown = sorted(k for k in seen - known if not k.startswith(_SYSTEM_PREFIXES))
+        if not unknown:
+            return {}
+        taken = {c for c, _ in spec.arrow_fields()}
+        extras: dict[str, list] = {}
+        for key in unknown:
+            col = snake_case(key.rsplit("/", 1)[-1])
+            if col in taken or col in extras:
+                col = snake_case(key)
+            extras[col] = [_text(r.get(key)) for r in rows]
+        return extras
+
+    def _repeat(self, rt: TableSpec, subs: list[dict], ids: list[str], loaded_at, bad) -> pa.Table:
+        """Rows of one repeat (nested repeats reached through their parents); a tombstone per parent
+        submission without rows here, so edits that removed every child remove the stored rows."""
+        chain = []
+        t: TableSpec | None = rt
+        while t is not None and t.repeat_path:
+            chain.append(t)
+            t = self.schema.table_for_repeat(t.parent_repeat_path) if t.parent_repeat_path else None
+        chain.reverse()
+        sub_ids: list[str] = []
+        row_ids: list[str] = []
+        indexes: list[int | None] = []
+        parents: list[str | None] = []
+        rows: list[dict] = []
+        tombstones: list[str] = []
+        for sid, sub in zip(ids, subs, strict=True):
+            before = len(rows)
+            level: list[tuple[dict, str, str | None]] = [(sub, sid, None)]
+            for depth, table in enumerate(chain):
+                name = table.repeat_path.rsplit("/", 1)[-1]
+                nxt = []
+                for holder, prefix, _ in level:
+                    items = holder.get(table.repeat_path)
+                    if not isinstance(items, list):
+                        continue
+                    for i, item in enumerate(items, 1):
+                        if not isinstance(item, dict):
+                            continue
+                        rid = f"{prefix}/{name}[{i}]"
+                        if depth == len(chain) - 1:
+                            sub_ids.append(sid)
+                            row_ids.append(rid)
+                            indexes.append(i)
+                            parents.append(prefix if depth > 0 else None)
+                            rows.append(item)
+                        else:
+                            nxt.append((item, rid, prefix))
+                level = nxt
+            if len(rows) == before:
+                tombstones.append(sid)
+        n = len(rows)
+        system = {
+            "submission_id": sub_ids + tombstones,
+            "row_id": row_ids + [f"{s}#{rt.name}" for s in tombstones],
+            "repeat_index": pa.array(indexes + [None] * len(tombstones), pa.int64()),
+            "parent_row_id": parents + [None] * len(tombstones),
+            "_loaded_at": pa.array([loaded_at] * (n + len(tombstones)), pa.timestamp("us")),
+            TOMBSTONE: pa.array([None] * n + [True] * len(tombstones), pa.bool_()),
+        }
+        rows = rows + [{}] * len(tombstones)
+        return self._table(rt, system, rows, len(rows), bad)
+
+
+def _validation(v: object) -> str | None:
+    if isinstance(v, dict):
+        return v.get("uid") or None
+    return None
+
+
+def _text(v: object) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    return orjson.dumps(v).decode()
+
+
+# ---------------------------------------------------------------- the dlt source
+
+
+def kobo_client(url: str, token: str, *, source: str = "kobo", timeout_s: float = 60, max_retries: int = 6,
+                backoff_base_s: float = 0.5) -> HttpClient:  # fmt: skip
+    return HttpClient(
+        url, source=source, headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+        timeout_s=timeout_s, max_retries=max_retries, backoff_base_s=backoff_base_s,
+    )  # fmt: skip
+
+
+@dlt.source(name="kobo", max_table_nesting=0)
+def kobo_source(
+    url: str = dlt.config.value,
+    forms: Sequence[dict] = dlt.config.value,
+    token: str = dlt.secrets.value,
+    source_name: str = "kobo",
+    page_size: int = 1000,
+    overlap_minutes: float = 60,
+    reconcile_deletes_every_hours: float = 24,
+    personal_fields: Sequence[str] = (),
+    timeout_s: float = 60,
+    max_retries: int = 6,
+    backoff_base_s: float = 0.5,
+    max_pages: int | None = None,
+    run_id: str | None = None,
+):
+    """KoBoToolbox forms (`forms`: [{uid, table}]) → one resource per form, named after its table.
+
+    `max_pages` bounds one run (the runner then runs again), so a long first load commits its progress.
+    """
+    for form in forms:
+        uid, table = (form["uid"], form["table"]) if isinstance(form, dict) else (form.uid, form.table)
+        yield dlt.resource(
+            _form_rows,
+            name=table,
+            max_table_nesting=0,
+        )(
+            url=url, token=token, uid=uid, table=table, source_name=source_name, page_size=page_size,
+            overlap_minutes=overlap_minutes, reconcile_every_h=reconcile_deletes_every_hours,
+            personal_fields=tuple(personal_fields), timeout_s=timeout_s, max_retries=max_retries,
+            backoff_base_s=backoff_base_s, max_pages=max_pages, run_id=run_id,
+        )  # fmt: skip
+
+
+def _form_rows(
+    url: str, token: str, uid: str, table: str, source_name: str, page_size: int, overlap_minutes: float,
+    reconcile_every_h: float, personal_fields: tuple[str, ...], timeout_s: float, max_retries: int,
+    backoff_base_s: float, max_pages: int | None, run_id: str | None,
+) -> Iterator:  # fmt: skip
+    state = dlt.current.resource_state()
+    started = utcnow()
+    t0 = time.perf_counter()
+    label = f"{source_name}/{table}"
+    with kobo_client(url, token, source=source_name, timeout_s=timeout_s, max_retries=max_retries,
+                     backoff_base_s=backoff_base_s) as client:  # fmt: skip
+        asset = client.get_json(f"/api/v2/assets/{uid}/", params={"format": "json"})
+        if not isinstance(asset, dict) or "content" not in asset:
+            raise ExtractError(f"{source_name}: asset {uid} ({table}) has no form content")
+        schema = schema_from_kobo_asset(source_name, table, asset)
+        flat = KoboFlattener(schema)
+        yield from form_metadata(schema, personal_fields)
+
+        counts = {t: 0 for t in schema.tables}
+        bad = BadValues()
+        pages = 0
+        resume = state.get("resume")  # left by a run bounded by max_pages
+        if resume:
+            since, last_id, cursor = resume["since"], resume["after_id"], resume["cursor"]
+        else:
+            cursor = state.get("submission_time")
+            since = _minus_minutes(cursor, overlap_minutes) if cursor else None
+            last_id = None
+        query: dict = {"_submission_time": {"$gte": since}} if since else {}
+        total = None
+        batch: list[dict] = []
+        complete = False
+        while True:
+            q = dict(query)
+            if last_id is not None:
+                q["_id"] = {"$gt": last_id}
+            page = _data_page(client, uid, page_size, q)
+            results = page.get("results") or []
+            pages += 1
+            if total is None:
+                total = page.get("count")
+            batch.extend(results)
+            if results:
+                last_id = results[-1]["_id"]
+                newest = max(str(r.get("_submission_time") or "") for r in results)
+                cursor = max(cursor or "", newest) or None
+            complete = len(results) < page_size or not page.get("next")
+            if len(batch) >= ROWS_PER_BATCH or (complete and batch):
+                yield from _emit(flat, batch, counts, bad)
+                batch = []
+                log.info("%s: %d/%s submissions (%d pages)", label, counts[table], total, pages)
+            if complete or (max_pages and pages >= max_pages):
+                break
+        if batch:
+            yield from _emit(flat, batch, counts, bad)
+        # dlt commits this state together with the rows above, so a killed run resumes where the last
+        # stored load ended and the merge absorbs anything read twice
+        if complete:
+            state.pop("resume", None)
+            state["submission_time"] = cursor
+        else:
+            state["resume"] = {"since": since, "after_id": last_id, "cursor": cursor}
+        state["complete"] = complete
+
+        if complete and reconcile_every_h is not None and reconcile_every_h >= 0:
+            last = state.get("reconciled_at")
+            if last is None:  # the first full load has every id already
+                state["reconciled_at"] = utcnow().isoformat()
+            elif _hours_since(last) >= reconcile_every_h:
+                yield from _reconcile(client, uid, schema, flat, counts, bad, page_size, label)
+                state["reconciled_at"] = utcnow().isoformat()
+
+    if bad:
+        for (tbl, col), k in sorted(bad.items()):
+            log.warning("%s: %d value(s) of %s.%s did not match the form's type and were stored as null",
+                        label, k, tbl, col)  # fmt: skip
+    finished = utcnow()
+    yield loads_rows(
+        [
+            {
+                "load_id": run_id, "source": source_name, "form": table, "table_name": t, "rows": counts[t],
+                "pages": pages, "started_at": started, "finished_at": finished,
+                "duration_s": round(time.perf_counter() - t0, 3), "cursor": cursor, "status": "ok",
+                "error": None,
+            }
+            for t in schema.tables
+        ]
+    )  # fmt: skip
+
+
+def _minus_minutes(kobo_time: str, minutes: float) -> str:
+    t = datetime.strptime(kobo_time[:19], KOBO_TIME_FMT) - timedelta(minutes=minutes)
+    return t.strftime(KOBO_TIME_FMT)
+
+
+def _hours_since(iso: str) -> float:
+    return (utcnow() - datetime.fromisoformat(iso)).total_seconds() / 3600
+
+
+def _data_page(
+    client: HttpClient, uid: str, limit: int, query: dict, fields: list[str] | None = None
+) -> dict:
+    params = {"format": "json", "limit": limit, "sort": '{"_id": 1}'}
+    if query:
+        params["query"] = orjson.dumps(query).decode()
+    if fields:
+        params["fields"] = orjson.dumps(fields).decode()
+    page = client.get_json(f"/api/v2/assets/{uid}/data/", params=params)
+    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+        raise ExtractError(f"{client.source}: /api/v2/assets/{uid}/data/ did not return a KPI page")
+    return page
+
+
+def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues) -> Iterator:
+    loaded_at = utcnow()
+    tables = flat.tables(subs, loaded_at, bad)
+    main = flat.schema.form
+    for name, tbl in tables.items():
+        if name == main:
+            counts[name] += tbl.num_rows
+            yield main_table(tbl, name)
+        else:
+            real = tbl.num_rows - sum(1 for v in tbl.column(TOMBSTONE).to_pylist() if v)
+            counts[name] += real
+            yield repeat_table(tbl, name)
+
+
+def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlattener, counts: dict,
+               bad: BadValues, page_size: int, label: str) -> Iterator:  # fmt: skip
+    """Compare every server `_id`/`_uuid` with the warehouse: mark vanished ids deleted, re-fetch edits."""
+    stored = _stored_ids(schema.form)
+    if stored is None:
+        return
+    server: dict[int, str | None] = {}
+    last_id = None
+    while True:
+        q = {"_id": {"$gt": last_id}} if last_id is not None else {}
+        page = _data_page(client, uid, page_size, q, fields=["_id", "_uuid"])
+        results = page.get("results") or []
+        for r in results:
+            server[int(r["_id"])] = r.get("_uuid")
+        if results:
+            last_id = results[-1]["_id"]
+        if len(results) < page_size or not page.get("next"):
+            break
+    deleted = [sid for sid in stored if int(sid) not in server]
+    edited = [
+        int(sid)
+        for sid, inst in stored.items()
+        if int(sid) in server and server[int(sid)] and inst and inst.removeprefix("uuid:") != server[int(sid)]
+    ]
+    log.info("%s: reconciliation: %d server ids, %d deleted, %d edited", label, len(server), len(deleted),
+             len(edited))  # fmt: skip
+    if deleted:
+        yield main_table(_mark_deleted(schema.form, deleted), schema.form)
+    for i in range(0, len(edited), IN_CHUNK):
+        chunk = edited[i : i + IN_CHUNK]
+        params = {
+            "format": "json",
+            "limit": page_size,
+            "query": orjson.dumps({"_id": {"$in": chunk}}).decode(),
+        }
+        page = client.get_json(f"/api/v2/assets/{uid}/data/", params=params)
+        if page.get("results"):
+            yield from _emit(flat, page["results"], counts, bad)
+
+
+def _stored_ids(table: str) -> dict[str, str | None] | None:
+    """submission_id → instance_id of the rows not yet marked deleted (None before the first load)."""
+    pipeline = dlt.current.pipeline()
+    try:
+        with pipeline.sql_client() as c:
+            name = c.make_qualified_table_name(table)
+            rows = c.execute_sql(f"SELECT submission_id, instance_id FROM {name} WHERE deleted_at IS NULL")
+    except Exception as exc:  # the table does not exist yet
+        log.debug("no stored rows for %s: %s", table, type(exc).__name__)
+        return None
+    return {str(r[0]): r[1] for r in rows or []}
+
+
+def _mark_deleted(table: str, ids: list[str]) -> pa.Table:
+    pipeline = dlt.current.pipeline()
+    now = utcnow()
+    with pipeline.sql_client() as c:
+        conn = c.native_connection
+        name = c.make_qualified_table_name(table)
+        sql = (
+            f"SELECT * EXCLUDE (deleted_at, _loaded_at) FROM {name} WHERE submission_id IN (SELECT unnest(?))"
+        )
+        arrow = conn.execute(sql, [ids]).arrow()
+    if hasattr(arrow, "read_all"):
+        arrow = arrow.read_all()
+    n = arrow.num_rows
+    arrow = arrow.append_column("deleted_at", pa.array([now] * n, pa.timestamp("us")))
+    arrow = arrow.append_column("_loaded_at", pa.array([now] * n, pa.timestamp("us")))
+    drop = [c for c in arrow.column_names if c.startswith("_dlt_")]
+    return arrow.drop_columns(drop) if drop else arrow

@@ -1,0 +1,310 @@
+"""Run the configured sources: one dlt pipeline per source into DuckDB, dataset `raw_<source name>`.
+
+`load_sources(config)` is what `python -m extract` and `make run` call; `build_source` and `build_pipeline`
+are the pieces the orchestration step wraps with dagster-dlt. One failing source never stops the others;
+the report says which failed and why (with every secret value scrubbed from the message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dlt
+import duckdb
+import pyarrow as pa
+
+from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
+from sangam.config import (
+    ConfigError,
+    KoboSource,
+    OdkSource,
+    SangamConfig,
+    Source,
+    SpreadsheetSource,
+    secret,
+)
+
+log = logging.getLogger("sangam.extract")
+
+# A first load of a big form is split into runs of this many pages, each committed with its cursor, so a
+# killed extraction loses at most one chunk of work.
+PAGES_PER_RUN = 200
+MAX_RUNS = 10_000
+
+
+@dataclass
+class SourceResult:
+    source: str
+    kind: str
+    status: str  # ok | failed
+    rows: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    runs: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class LoadReport:
+    results: list[SourceResult]
+    warehouse_path: Path
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [r for r in self.results if not r.ok]
+
+    def result(self, source: str) -> SourceResult:
+        return next(r for r in self.results if r.source == source)
+
+    def summary(self) -> str:
+        lines = [f"Sangam extract → {self.warehouse_path}"]
+        for r in self.results:
+            head = f"  {r.source:<12} {r.kind:<12} {r.status.upper():<6} {r.duration_s:8.1f}s"
+            if r.ok:
+                tables = ", ".join(f"{t}={n}" for t, n in r.rows.items()) or "nothing new"
+                lines.append(f"{head}  {tables}")
+            else:
+                lines.append(f"{head}  {r.error}")
+        lines.append("All sources loaded." if self.ok else f"{len(self.failed)} source(s) failed.")
+        return "\n".join(lines)
+
+
+def secret_values(source_cfg: Source) -> list[str]:
+    """The values of the source's secrets (for scrubbing messages); missing ones are skipped."""
+    values = []
+    for env in source_cfg.secret_envs:
+        with contextlib.suppress(ConfigError):
+            values.append(secret(env))
+    return values
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return text
+
+
+def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_pages: int | None = None,
+                 **overrides):  # fmt: skip
+    """The dlt source of one configured source, secrets read from the environment now."""
+    personal = tuple(config.personal_fields) if config else ()
+    if isinstance(source_cfg, KoboSource):
+        from extract.kobo import kobo_source
+
+        kwargs = dict(
+            url=source_cfg.url,
+            forms=[{"uid": f.uid, "table": f.table} for f in source_cfg.forms],
+            token=secret(source_cfg.token_env),
+            source_name=source_cfg.name,
+            page_size=source_cfg.page_size,
+            overlap_minutes=source_cfg.overlap_minutes,
+            reconcile_deletes_every_hours=source_cfg.reconcile_deletes_every_hours,
+            personal_fields=personal,
+            timeout_s=source_cfg.timeout_s,
+            max_retries=source_cfg.max_retries,
+            max_pages=max_pages,
+        )
+        kwargs.update(overrides)
+        return kobo_source(**kwargs)
+    if isinstance(source_cfg, OdkSource):
+        from extract.odk import odk_source
+
+        kwargs = dict(
+            url=source_cfg.url,
+            project_id=source_cfg.project_id,
+            forms=[{"xml_form_id": f.xml_form_id, "table": f.table} for f in source_cfg.forms],
+            email=secret(source_cfg.email_env),
+            password=secret(source_cfg.password_env),
+            source_name=source_cfg.name,
+            page_size=source_cfg.page_size,
+            overlap_minutes=source_cfg.overlap_minutes,
+            personal_fields=personal,
+            timeout_s=source_cfg.timeout_s,
+            max_retries=source_cfg.max_retries,
+            max_pages=max_pages,
+        )
+        kwargs.update(overrides)
+        return odk_source(**kwargs)
+    if isinstance(source_cfg, SpreadsheetSource):
+        from extract.sheets import spreadsheet_source
+
+        kwargs = dict(
+            path=str(source_cfg.path),
+            files=[
+                {
+                    "pattern": f.pattern,
+                    "table": f.table,
+                    "header_row": f.header_row,
+                    "required_columns": list(f.required_columns),
+                    "column_map": dict(f.column_map),
+                    "sheet": f.sheet,
+                }
+                for f in source_cfg.files
+            ],
+            source_name=source_cfg.name,
+        )
+        kwargs.update(overrides)
+        return spreadsheet_source(**kwargs)
+    raise ConfigError(f"sources: unknown source kind {getattr(source_cfg, 'kind', None)!r}")
+
+
+def build_pipeline(
+    source_cfg: Source,
+    warehouse_path: Path | str | None = None,
+    pipelines_dir: Path | str | None = None,
+    config: SangamConfig | None = None,
+) -> dlt.Pipeline:
+    """The dlt pipeline of one source: DuckDB at the warehouse path, dataset raw_<name>."""
+    if warehouse_path is None:
+        if config is None:
+            from sangam.config import load_config
+
+            config = load_config(require_secrets=False)
+        warehouse_path = config.warehouse.path
+    warehouse_path = Path(warehouse_path)
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    pipelines_dir = Path(pipelines_dir) if pipelines_dir else warehouse_path.parent / "dlt_pipelines"
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"sangam_{source_cfg.name}",
+        destination=dlt.destinations.duckdb(credentials=str(warehouse_path)),
+        dataset_name=source_cfg.dataset,
+        pipelines_dir=str(pipelines_dir),
+    )
+
+
+def _pending_resources(pipeline: dlt.Pipeline) -> list[str]:
+    """Resources whose last run stopped at the page bound (their state holds a resume point)."""
+    sources = pipeline.state.get("sources") or {}
+    pending = []
+    for src in sources.values():
+        for name, res in (src.get("resources") or {}).items():
+            if isinstance(res, dict) and res.get("resume"):
+                pending.append(name)
+    return pending
+
+
+def _table_counts(info) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    try:
+        trace = info.pipeline.last_trace
+        for step in trace.steps:
+            if step.step == "normalize" and step.step_info is not None:
+                for table, n in step.step_info.row_counts.items():
+                    if not table.startswith("_dlt"):
+                        counts[table] = counts.get(table, 0) + n
+    except AttributeError:
+        pass
+    return counts
+
+
+def run_source(
+    source_cfg: Source,
+    config: SangamConfig,
+    warehouse_path: Path | None = None,
+    pipelines_dir: Path | None = None,
+    pages_per_run: int | None = PAGES_PER_RUN,
+    **overrides,
+) -> SourceResult:
+    """Load one source to completion (several bounded runs for a big backlog); never raises."""
+    started = time.perf_counter()
+    started_at = utcnow()
+    result = SourceResult(source=source_cfg.name, kind=source_cfg.kind, status="ok")
+    secrets = secret_values(source_cfg)
+    warehouse_path = Path(warehouse_path or config.warehouse.path)
+    try:
+        pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
+        bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
+        while result.runs < MAX_RUNS:
+            run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{result.runs + 1}"
+            if bounded:
+                source = build_source(source_cfg, config, max_pages=bounded, run_id=run_id, **overrides)
+            else:
+                source = build_source(source_cfg, config, run_id=run_id, **overrides)
+            info = pipeline.run(source, loader_file_format="parquet")
+            result.runs += 1
+            for table, n in _table_counts(info).items():
+                result.rows[table] = result.rows.get(table, 0) + n
+            if not bounded or not _pending_resources(pipeline):
+                break
+            log.info("%s: continuing the backlog (run %d)", source_cfg.name, result.runs + 1)
+    except Exception as exc:  # one failing source must not stop the others
+        result.status = "failed"
+        result.error = scrub(_describe(exc), secrets)
+        log.error("%s: failed: %s", source_cfg.name, result.error)
+        _record_failure(warehouse_path, source_cfg, started_at, result)
+    result.duration_s = round(time.perf_counter() - started, 3)
+    for table in list(result.rows):
+        if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
+            result.rows.pop(table)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost useful message (dlt wraps resource errors in pipeline step errors)."""
+    from extract.http import ExtractError
+
+    chain = [exc]
+    e: BaseException | None = exc
+    while (e := (e.__cause__ or e.__context__)) is not None and len(chain) < 20:
+        chain.append(e)
+    for e in chain:
+        if isinstance(e, ExtractError | ConfigError):
+            return str(e)
+    inner = chain[-1]
+    return f"{type(inner).__name__}: {inner}"[:1000]
+
+
+def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result: SourceResult) -> None:
+    """A failed run still leaves a `_sangam_loads` row (the pipeline itself stored nothing)."""
+    row = {
+        "load_id": None, "source": source_cfg.name, "form": None, "table_name": None, "rows": 0,
+        "pages": None,
+        "started_at": started_at, "finished_at": utcnow(), "duration_s": None, "cursor": None,
+        "status": "failed", "error": result.error,
+    }  # fmt: skip
+    try:
+        with duckdb.connect(str(warehouse_path)) as con:
+            con.register("failed_load", pa.Table.from_pylist([row], schema=LOADS_SCHEMA))
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{source_cfg.dataset}"')
+            name = f'"{source_cfg.dataset}"."{LOADS_TABLE}"'
+            con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM failed_load LIMIT 0")
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM failed_load")
+    except duckdb.Error as exc:
+        log.warning("%s: could not record the failed load: %s", source_cfg.name, exc)
+
+
+def load_sources(
+    config: SangamConfig,
+    only: list[str] | None = None,
+    warehouse_path: Path | str | None = None,
+    pipelines_dir: Path | str | None = None,
+    pages_per_run: int | None = PAGES_PER_RUN,
+) -> LoadReport:
+    """Load every configured source (or those named in `only`), each in its own dlt pipeline."""
+    if only:
+        unknown = [n for n in only if n not in config.source_names]
+        if unknown:
+            raise ConfigError(f"sources: no source named {', '.join(map(repr, unknown))}")
+    selected = [s for s in config.sources if not only or s.name in only]
+    wh = Path(warehouse_path) if warehouse_path else config.warehouse.path
+    results = []
+    for src in selected:
+        log.info("%s: extracting (%s)", src.name, src.kind)
+        results.append(
+            run_source(src, config, wh, Path(pipelines_dir) if pipelines_dir else None, pages_per_run)
+        )
+    return LoadReport(results=results, warehouse_path=wh)

@@ -1,0 +1,129 @@
+"""dlt table hints for the raw contract: how each kind of table merges, and the metadata tables' rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dlt
+import pyarrow as pa
+
+from extract.schema import TOMBSTONE, FormSchema
+
+LOADS_TABLE = "_sangam_loads"
+QUARANTINE_TABLE = "_sangam_quarantine"
+
+LOADS_SCHEMA = pa.schema(
+    [
+        ("load_id", pa.string()),
+        ("source", pa.string()),
+        ("form", pa.string()),
+        ("table_name", pa.string()),
+        ("rows", pa.int64()),
+        ("pages", pa.int64()),
+        ("started_at", pa.timestamp("us")),
+        ("finished_at", pa.timestamp("us")),
+        ("duration_s", pa.float64()),
+        ("cursor", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+def utcnow() -> datetime:
+    """Naive UTC: every timestamp in the warehouse is UTC without a zone (TIMESTAMP, not TIMESTAMPTZ)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def column_hints(table: pa.Table) -> dict[str, dict]:
+    """Timestamps stay naive UTC (DuckDB TIMESTAMP, as the contract says), not dlt's default TIMESTAMPTZ."""
+    hints: dict[str, dict] = {}
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type):
+            hints[f.name] = {"data_type": "timestamp", "timezone": False, "precision": 6}
+    return hints
+
+
+def not_null(table: pa.Table, *columns: str) -> pa.Table:
+    """Key columns declared NOT NULL in Arrow too, so dlt's merge keys and the Arrow schema agree."""
+    schema = table.schema
+    for col in columns:
+        i = schema.get_field_index(col)
+        if i >= 0:
+            schema = schema.set(i, schema.field(i).with_nullable(False))
+    return table.cast(schema)
+
+
+def main_table(table: pa.Table, name: str):
+    """A form's main table: upsert on the submission id."""
+    table = not_null(table, "submission_id")
+    return dlt.mark.with_hints(
+        table,
+        dlt.mark.make_hints(
+            table_name=name,
+            write_disposition="merge",
+            primary_key="submission_id",
+            columns=column_hints(table),
+        ),
+        create_table_variant=True,
+    )
+
+
+def repeat_table(table: pa.Table, name: str):
+    """A repeat table: delete-insert per parent submission; tombstone rows delete and are never stored."""
+    table = not_null(table, "submission_id", "row_id")
+    return dlt.mark.with_hints(
+        table,
+        dlt.mark.make_hints(
+            table_name=name,
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            primary_key="row_id",
+            merge_key="submission_id",
+            columns={**column_hints(table), TOMBSTONE: {"data_type": "bool", "hard_delete": True}},
+        ),
+        create_table_variant=True,
+    )
+
+
+def append_table(table: pa.Table, name: str):
+    return dlt.mark.with_hints(
+        table,
+        dlt.mark.make_hints(table_name=name, write_disposition="append", columns=column_hints(table)),
+        create_table_variant=True,
+    )
+
+
+def form_metadata(schema: FormSchema, personal_fields) -> list:
+    """form_fields and form_choices rows of one form, replacing that form's previous rows."""
+    hints = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"}, "merge_key": "form"}
+    fields = pa.Table.from_pylist(
+        schema.fields_rows(personal_fields),
+        schema=pa.schema(
+            [
+                ("source", pa.string()), ("form", pa.string()), ("form_version", pa.string()),
+                ("path", pa.string()), ("name", pa.string()), ("column_name", pa.string()),
+                ("table_name", pa.string()), ("type", pa.string()), ("list_name", pa.string()),
+                ("required", pa.bool_()), ("label", pa.string()), ("labels", pa.string()),
+                ("is_personal", pa.bool_()),
+            ]
+        ),
+    )  # fmt: skip
+    choices = pa.Table.from_pylist(
+        schema.choices_rows(),
+        schema=pa.schema(
+            [("source", pa.string()), ("form", pa.string()), ("list_name", pa.string()),
+             ("name", pa.string()), ("label", pa.string()), ("labels", pa.string())]
+        ),
+    )  # fmt: skip
+    return [
+        dlt.mark.with_hints(
+            fields, dlt.mark.make_hints(table_name="form_fields", **hints), create_table_variant=True
+        ),
+        dlt.mark.with_hints(
+            choices, dlt.mark.make_hints(table_name="form_choices", **hints), create_table_variant=True
+        ),
+    ]
+
+
+def loads_rows(rows: list[dict]):
+    return append_table(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), LOADS_TABLE)
