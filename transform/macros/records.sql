@@ -7,7 +7,7 @@
 
 {#- A submission is late when it reached the server more than var('late_after_days') after its event. -#}
 {% macro is_late(submitted_at, event_date) -%}
-    coalesce(cast({{ submitted_at }} as date) > {{ event_date }} + {{ var('late_after_days') }}, false)
+    coalesce({{ submitted_at }} > cast({{ event_date }} as timestamp) + interval ({{ var('late_after_days') }}) day, false)
 {%- endmacro %}
 
 {% macro outside_area(lat, lon) -%}

@@ -22,8 +22,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Completed months between two dates (a birthday-style count: 2024-01-31 → 2024-02-29 is 0 months). -#}
+{#- Completed months of age as the forms compute them (child_health `age_months`:
+    int(days div 30.4375), 30.4375 = 365.25 / 12, WHO's month length); the generator's ground truth too. -#}
 {% macro completed_months(start_date, end_date) -%}
-    ((year({{ end_date }}) - year({{ start_date }})) * 12 + month({{ end_date }}) - month({{ start_date }})
-     - case when day({{ end_date }}) < day({{ start_date }}) then 1 else 0 end)
+    cast(floor(({{ end_date }} - {{ start_date }}) / 30.4375) as integer)
 {%- endmacro %}
