@@ -320,6 +320,8 @@ def _node_type(node: Node) -> str:
 
 def _coerce(value: _Value, other: _Value, at: int) -> Any:
     """`value` as comparable with `other` (Postgres casts a literal to the column's type)."""
+    if isinstance(value.data, np.ndarray):
+        return value.data
     if other.kind == "ts" and value.kind == "str":
         try:
             return _parse_timestamp(value.data)
