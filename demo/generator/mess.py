@@ -137,7 +137,7 @@ def inject_mess(world: World, duplicates: dict[str, int]) -> None:
         n = len(t["_submitted"])
         missing = np.zeros(n, bool)
         for fname, rate in fields.items():
-            chosen = pick(rng, n, max(1, int(round(n * rate))))
+            chosen = pick(rng, n, max(1, int(round(n * rate))), exclude=np.flatnonzero(t["_edited"]))
             if fname == "home_gps":
                 chosen = chosen[~t["_gps_outside"][chosen]]
                 for part in ("lat", "lon", "alt", "acc"):
@@ -203,14 +203,11 @@ def inject_mess(world: World, duplicates: dict[str, int]) -> None:
 
 
 def phones_changed(rng: np.random.Generator, current: np.ndarray) -> np.ndarray:
-    """The wrong number first entered: the current one with two digits swapped."""
+    """The wrong number first entered: the current one with one digit mistyped."""
     out = np.empty(len(current), dtype=object)
     for i, p in enumerate(current):
-        if p is None:
-            out[i] = None
-            continue
-        j = int(rng.integers(1, 9))
-        out[i] = p[:j] + p[j + 1] + p[j] + p[j + 2 :]
+        j = int(rng.integers(1, 10))
+        out[i] = p[:j] + str((int(p[j]) + int(rng.integers(1, 10))) % 10) + p[j + 1 :]
     return out
 
 
