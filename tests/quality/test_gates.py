@@ -1,0 +1,227 @@
+"""Quality gates on the small hand-built warehouse: each rule catches what it is meant to, with the right
+severity, an observed value and a failing sample without personal data; history is appended every run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+
+from quality.checks import CheckReport, run_checks
+from quality.publish import ServingPaths
+
+
+def sql(paths: ServingPaths, statement: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(paths.warehouse_path)) as con:
+        return con.execute(statement, params or []).fetchall()
+
+
+def result(report: CheckReport, name: str, table: str | None = None):
+    matches = [r for r in report.results if r.name == name and (table is None or r.table == table)]
+    assert len(matches) == 1, [(r.name, r.table) for r in report.results]
+    return matches[0]
+
+
+def test_clean_warehouse_passes_every_check(paths: ServingPaths) -> None:
+    raw = run_checks(paths.warehouse_path, paths, stage="raw")
+    marts = run_checks(paths.warehouse_path, paths, stage="marts")
+    assert raw.passed and marts.passed
+    assert not raw.warnings and not marts.warnings, [r for r in raw.warnings + marts.warnings]
+    kinds = {r.kind for r in raw.results}
+    assert {
+        "required_columns",
+        "submission_id_unique",
+        "submitted_at_not_future",
+        "gps_in_area",
+        "plausible_range",
+        "date_order",
+    } <= kinds
+    assert {"percentage_in_range", "count_not_negative", "district_every_month", "row_count_not_dropped"} <= {
+        r.kind for r in marts.results
+    }
+    # A check on a table that exists only in a cross-form rule: anc visits before their registration.
+    assert result(raw, "date_order.pregnancy_registration.registration_date<=visit_date").passed
+
+
+def test_gps_outside_area_is_a_warning_without_personal_fields_in_the_sample(paths: ServingPaths) -> None:
+    sql(
+        paths,
+        "UPDATE raw_kobo.pregnancy_registration SET home_gps_latitude = 51.5, home_gps_longitude = -0.12 "
+        "WHERE woman_id IN ('W0003', 'W0007')",
+    )
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    gps = result(report, "gps_in_area.home_gps")
+    assert not gps.passed and not gps.blocking and report.passed
+    assert gps.observed_value.startswith("2 of 40 rows")
+    assert len(gps.failing_sample) == 2
+    for row in gps.failing_sample:
+        assert row["submission_id"] in {"1003", "1007"}
+        assert not {"woman_name", "phone", "aadhaar", "home_gps_latitude", "home_gps_longitude"} & row.keys()
+
+
+def test_implausible_age_and_dates_out_of_order_are_warnings(paths: ServingPaths) -> None:
+    sql(paths, "UPDATE raw_kobo.pregnancy_registration SET age_years = 7 WHERE woman_id = 'W0001'")
+    sql(
+        paths,
+        "UPDATE raw_kobo.pregnancy_registration SET lmp_date = registration_date + 3 "
+        "WHERE woman_id = 'W0002'",
+    )
+    sql(paths, "UPDATE raw_odk.anc_visit SET visit_date = DATE '2024-01-01' WHERE woman_id = 'W0004'")
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    age = result(report, "plausible_range.age_years")
+    assert not age.passed and not age.blocking
+    assert age.failing_sample == [
+        {
+            "submission_id": "1001",
+            "worker_id": "FW0001",
+            "village": "MH_NAG_B1_V01",
+            "district": "MH_NAG",
+            "age_years": 7,
+        }
+    ]
+    assert not result(report, "date_order.lmp_date<=registration_date").passed
+    cross = result(report, "date_order.pregnancy_registration.registration_date<=visit_date")
+    assert not cross.passed and cross.failing_sample[0]["woman_id"] == "W0004"
+    assert report.passed  # warnings only
+
+
+def test_duplicate_submission_ids_block(paths: ServingPaths) -> None:
+    sql(paths, "INSERT INTO raw_odk.anc_visit SELECT * FROM raw_odk.anc_visit WHERE woman_id = 'W0005'")
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    dup = result(report, "submission_id_unique", "raw_odk.anc_visit")
+    assert not dup.passed and dup.blocking and not report.passed
+    assert dup.observed_value == "1 duplicate submission_id values in 41 rows"
+    assert dup.failing_sample == [{"submission_id": "uuid:anc5", "copies": 2}]
+
+
+def test_future_submission_time_blocks(paths: ServingPaths) -> None:
+    future = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=6)
+    sql(
+        paths,
+        "UPDATE raw_kobo.pregnancy_registration SET submitted_at = ? WHERE woman_id = 'W0009'",
+        [future],
+    )
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    check = result(report, "submitted_at_not_future", "raw_kobo.pregnancy_registration")
+    assert check.blocking and not check.passed
+    assert check.observed_value.startswith("1 of 40 rows submitted after")
+
+
+def test_missing_required_column_blocks(paths: ServingPaths) -> None:
+    sql(paths, "ALTER TABLE raw_odk.anc_visit DROP COLUMN village")
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    check = result(report, "required_columns", "raw_odk.anc_visit")
+    assert check.blocking and not check.passed
+    assert check.observed_value == "missing columns: village"
+
+
+def test_percentage_over_100_and_negative_count_block(paths: ServingPaths) -> None:
+    sql(
+        paths,
+        "UPDATE marts.mart_program_indicators_monthly SET anc4_pct = 150 WHERE district_code = 'BR_GAY' "
+        "AND month = DATE '2025-03-01'",
+    )
+    sql(
+        paths,
+        "UPDATE marts.mart_scheme_applications SET pending = -2 WHERE scheme = 'jsy' AND "
+        "district_code = 'MH_PUN' AND month = DATE '2025-02-01'",
+    )
+    report = run_checks(paths.warehouse_path, paths, stage="marts")
+    pct = result(report, "percentage_in_range.anc4_pct", "marts.mart_program_indicators_monthly")
+    assert pct.blocking and not pct.passed
+    assert pct.observed_value == "1 of 18 rows outside [0, 100], e.g. [150.0]"
+    assert pct.failing_sample == [
+        {"district": "Gaya", "district_code": "BR_GAY", "month": "2025-03-01", "anc4_pct": 150.0}
+    ]
+    neg = result(report, "count_not_negative.pending")
+    assert neg.blocking and not neg.passed
+    assert neg.failing_sample[0]["scheme"] == "jsy" and neg.failing_sample[0]["pending"] == -2
+    assert {r.name for r in report.blocking_failures} == {
+        "percentage_in_range.anc4_pct",
+        "count_not_negative.pending",
+    }
+
+
+def test_missing_district_month_blocks_and_names_it(paths: ServingPaths) -> None:
+    sql(
+        paths,
+        "DELETE FROM marts.mart_program_indicators_monthly WHERE district_code = 'MH_NAG' "
+        "AND month = DATE '2025-04-01'",
+    )
+    report = run_checks(paths.warehouse_path, paths, stage="marts")
+    check = result(report, "district_every_month")
+    assert check.blocking and not check.passed
+    assert check.observed_value == "1 of 6 months without all 3 districts"
+    assert check.failing_sample == [{"district_code": "MH_NAG", "month": "2025-04-01"}]
+
+
+def test_row_counts_are_compared_with_the_last_accepted_run(paths: ServingPaths) -> None:
+    first = run_checks(paths.warehouse_path, paths, stage="marts")
+    assert json.loads(result(first, "row_count_not_dropped", "marts.mart_hmis_monthly").observed_value) == {
+        "rows": 18,
+        "previous_rows": None,
+        "change_pct": None,
+    }
+    sql(paths, "DELETE FROM marts.mart_hmis_monthly WHERE month >= DATE '2025-04-01'")  # 18 -> 9 rows
+    dropped = run_checks(paths.warehouse_path, paths, stage="marts")
+    check = result(dropped, "row_count_not_dropped", "marts.mart_hmis_monthly")
+    assert check.blocking and not check.passed
+    assert json.loads(check.observed_value) == {"rows": 9, "previous_rows": 18, "change_pct": -50.0}
+    # Still compared with the last *accepted* count: a failed run does not become the new baseline.
+    again = run_checks(paths.warehouse_path, paths, stage="marts")
+    assert not result(again, "row_count_not_dropped", "marts.mart_hmis_monthly").passed
+
+    sql(paths, "INSERT INTO marts.mart_scheme_applications SELECT * FROM marts.mart_scheme_applications")
+    grown = run_checks(paths.warehouse_path, paths, stage="marts")
+    growth = result(grown, "row_count_growth", "marts.mart_scheme_applications")
+    assert not growth.passed and not growth.blocking
+    assert json.loads(growth.observed_value)["change_pct"] == 100.0
+
+
+def test_every_run_appends_history(paths: ServingPaths) -> None:
+    sql(paths, "UPDATE raw_kobo.pregnancy_registration SET age_years = 99 WHERE woman_id = 'W0011'")
+    first = run_checks(paths.warehouse_path, paths, stage="raw")
+    second = run_checks(paths.warehouse_path, paths, stage="raw")
+    rows = sql(paths, "SELECT run_id, count(*), count(DISTINCT checked_at) FROM dq.check_results GROUP BY 1")
+    assert sorted(rows) == sorted(
+        [(first.run_id, len(first.results), 1), (second.run_id, len(second.results), 1)]
+    )
+    stored = sql(
+        paths,
+        "SELECT table_name, blocking, passed, observed_value, failing_sample FROM dq.check_results "
+        "WHERE run_id = ? AND check_name = 'plausible_range.age_years'",
+        [second.run_id],
+    )
+    table, blocking, passed, observed, sample = stored[0]
+    assert (table, blocking, passed) == ("raw_kobo.pregnancy_registration", False, False)
+    assert observed == "1 of 40 rows with age_years outside [13, 55]"
+    assert json.loads(sample)[0]["submission_id"] == "1011"
+    assert "Sunita" not in sample and "98000000" not in sample
+
+
+def test_field_worker_weekly_scores(paths: ServingPaths) -> None:
+    run_checks(paths.warehouse_path, paths, stage="raw")
+    clean = dict(
+        ((w, str(d)), (n, f, s))
+        for w, d, n, f, s in sql(
+            paths,
+            "SELECT worker_id, week_start, submissions, dq_flags, dq_score "
+            "FROM dq.field_worker_weekly_scores",
+        )
+    )
+    assert clean and all(f == 0 and s == 100.0 for _, f, s in clean.values())
+    assert sum(n for n, _, _ in clean.values()) == 80  # 40 registrations + 40 ANC visits
+
+    # W0000 is registered by FW0000 on Sunday 2025-01-05 (week starting Monday 2024-12-30).
+    # An impossible age flags it.
+    sql(paths, "UPDATE raw_kobo.pregnancy_registration SET age_years = 80 WHERE woman_id = 'W0000'")
+    run_checks(paths.warehouse_path, paths, stage="raw")
+    (row,) = sql(
+        paths,
+        "SELECT submissions, dq_flags, dq_score FROM dq.field_worker_weekly_scores "
+        "WHERE worker_id = 'FW0000' AND week_start = DATE '2024-12-30'",
+    )
+    submissions, flags, score = row
+    assert flags == 1 and score == pytest.approx(round(100 * (1 - 1 / submissions), 1))
