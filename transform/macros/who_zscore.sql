@@ -22,8 +22,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Completed months of age as the forms compute them (child_health `age_months`:
-    int(days div 30.4375), 30.4375 = 365.25 / 12, WHO's month length); the generator's ground truth too. -#}
+{#- Completed calendar months from start_date to end_date: a month is completed on the same day of the
+    month (2024-01-31 → 2024-02-29 is 0 months). The contract's "completed months" and the generator's
+    ground truth (demo/generator/truth.py) both count this way. -#}
 {% macro completed_months(start_date, end_date) -%}
-    cast(floor(({{ end_date }} - {{ start_date }}) / 30.4375) as integer)
+    ((year({{ end_date }}) - year({{ start_date }})) * 12 + month({{ end_date }}) - month({{ start_date }})
+     - case when day({{ end_date }}) < day({{ start_date }}) then 1 else 0 end)
 {%- endmacro %}

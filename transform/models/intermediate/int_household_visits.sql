@@ -1,4 +1,14 @@
--- Child-health household visits (submissions), placed by the selected village.
+-- Child-health household visits, one per household and visit date (the earliest submission wins: a
+-- resubmitted visit counts once in home_visits), placed by the selected village.
+{%- set present = relation_columns(ref('stg_kobo__child_health')) %}
+with visits as (
+    select * from {{ ref('stg_kobo__child_health') }}
+    where visit_date is not null
+    {%- if 'household_id' in present or not execute %}
+    {{ earliest_per('coalesce(household_id, submission_id), visit_date') }}
+    {%- endif %}
+)
+
 select
     h.submission_id,
     h.visit_date,
@@ -8,9 +18,6 @@ select
     g.district_code,
     g.state_code,
     h.worker_id,
-    h.submitted_at,
-    h.home_gps_latitude,
-    h.home_gps_longitude
-from {{ ref('stg_kobo__child_health') }} as h
+    h.submitted_at
+from visits as h
 left join {{ ref('dim_geography') }} as g on g.village_code = h.village
-where h.visit_date is not null
