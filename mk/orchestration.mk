@@ -1,0 +1,73 @@
+# Orchestration (Dagster): `make run` runs the whole pipeline once; `make demo` serves it all on localhost.
+.PHONY: run demo demo-env demo-world demo-emulators demo-serve demo-stop dbt-parse
+DAGSTER_PORT ?= 3000
+DEMO_SUBMISSIONS ?= 20000
+PIDS := .dagster/pids
+
+dbt-parse: setup
+	$(BIN)/python -c "from transform.dbt_runner import parse; parse().raise_for_failure()"
+
+run: setup
+	$(BIN)/python -m orchestration.run
+
+# .env with random demo credentials (the emulators and the extractors read the same variables).
+demo-env:
+	@test -f .env || { umask 077; $(BIN)/python -c "import secrets; \
+	print(f'SANGAM_KOBO_TOKEN={secrets.token_hex(20)}'); \
+	print('SANGAM_ODK_EMAIL=data-team@demo.sangam.local'); \
+	print(f'SANGAM_ODK_PASSWORD={secrets.token_urlsafe(18)}')" > .env; echo "wrote .env with random demo secrets"; }
+
+demo-world: setup
+	test -d demo/data/kobo || $(BIN)/python -m demo generate --out demo/data --submissions $(DEMO_SUBMISSIONS)
+
+# Both emulators in the background (pid in .dagster/pids/), waiting until their ports answer.
+demo-emulators: demo-env demo-world
+	@mkdir -p $(PIDS)
+	@if test -f $(PIDS)/emulators.pid && kill -0 $$(cat $(PIDS)/emulators.pid) 2>/dev/null; then \
+	  echo "emulators already running"; \
+	else \
+	  setsid $(BIN)/python -m demo serve --data demo/data > .dagster/emulators.log 2>&1 < /dev/null & \
+	  echo $$! > $(PIDS)/emulators.pid; \
+	fi
+	@$(BIN)/python -m orchestration.wait_for http://127.0.0.1:8765/ http://127.0.0.1:8766/ --timeout 120
+
+# The Dagster webserver + daemon (schedules, sensors) and, when the BI fragment is there, Superset.
+demo-serve: setup
+	@mkdir -p $(PIDS)
+	@if test -f $(PIDS)/dagster.pid && kill -0 $$(cat $(PIDS)/dagster.pid) 2>/dev/null; then \
+	  echo "dagster already running"; \
+	else \
+	  setsid $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) \
+	    > .dagster/dagster.log 2>&1 < /dev/null & \
+	  echo $$! > $(PIDS)/dagster.pid; \
+	fi
+	$(if $(SUPERSET_VENV),@if test -f $(PIDS)/superset.pid && kill -0 $$(cat $(PIDS)/superset.pid) 2>/dev/null; then \
+	  echo "superset already running"; \
+	else \
+	  setsid $(MAKE) --no-print-directory superset > .dagster/superset.log 2>&1 < /dev/null & \
+	  echo $$! > $(PIDS)/superset.pid; \
+	fi)
+	@$(BIN)/python -m orchestration.wait_for http://127.0.0.1:$(DAGSTER_PORT)/server_info --timeout 300
+
+demo: setup demo-env
+	$(if $(SUPERSET_VENV),$(MAKE) --no-print-directory superset-setup)
+	$(MAKE) --no-print-directory demo-emulators
+	$(BIN)/python -m orchestration.run
+	$(MAKE) --no-print-directory demo-serve
+	$(if $(SUPERSET_VENV),-$(MAKE) --no-print-directory superset-apply)
+	@echo ""
+	@echo "Sangam demo is up:"
+	@echo "  Dagster UI   http://127.0.0.1:$(DAGSTER_PORT)   (runs, lineage, checks, schedules)"
+	$(if $(SUPERSET_VENV),@echo "  Superset     http://127.0.0.1:$(SUPERSET_PORT)   (admin password in $(SANGAM_SUPERSET_HOME)/admin_password)")
+	@echo "  KoBo emulator http://127.0.0.1:8765, ODK Central emulator http://127.0.0.1:8766"
+	@echo "Stop everything with: make demo-stop"
+
+# Stops only what `make demo` started: each pid file names a process group leader (setsid).
+demo-stop:
+	@for name in dagster superset emulators; do \
+	  f=$(PIDS)/$$name.pid; \
+	  if test -f $$f && kill -0 $$(cat $$f) 2>/dev/null; then \
+	    kill -TERM -- -$$(cat $$f) 2>/dev/null || kill -TERM $$(cat $$f); echo "stopped $$name"; \
+	  fi; \
+	  rm -f $$f; \
+	done

@@ -1,0 +1,87 @@
+"""dbt assets over transform/ (dagster-dbt): seeds, staging, intermediate and marts; dbt tests as checks.
+
+dbt sources are keyed `raw_<source>/<table>`, the keys of the extract assets (which take the repeat and
+metadata tables they write from `source_tables()`). Every dbt step opens
+warehouse.duckdb read-write, so the op is in the warehouse pool.
+"""
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource, dbt_project, warehouse_env
+from sangam.config import SangamConfig
+
+log = logging.getLogger("sangam.orchestration")
+DBT_GROUPS = {"staging", "intermediate", "marts"}
+
+
+class SangamDbtTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn") or []
+        if len(fqn) > 1 and fqn[1] in DBT_GROUPS:
+            return fqn[1]
+        return super().get_group_name(dbt_resource_props)
+
+
+def dbt_vars(config: SangamConfig) -> dict:
+    """sources.yaml values the dbt project reads as vars (its dbt_project.yml holds the same defaults)."""
+    a = config.area
+    return {"area": {"name": a.name, "min_lat": a.min_lat, "max_lat": a.max_lat, "min_lon": a.min_lon,
+                     "max_lon": a.max_lon}}  # fmt: skip
+
+
+def ensure_manifest():
+    """transform/target/manifest.json, parsing the project when it is missing (a fresh clone)."""
+    project = dbt_project()
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        from transform.dbt_runner import parse
+
+        log.info("no dbt manifest yet: running dbt parse")
+        result = parse()
+        if not result.success or not project.manifest_path.exists():
+            raise RuntimeError(f"dbt parse of transform/ failed: {'; '.join(result.failures)[:1000]}")
+    return project
+
+
+def source_tables(project) -> dict[str, list[str]]:
+    """dbt source schema → the tables dbt reads from it (from the manifest)."""
+    manifest = json.loads(project.manifest_path.read_text())
+    out: dict[str, list[str]] = {}
+    for src in manifest.get("sources", {}).values():
+        out.setdefault(src["source_name"], []).append(src["name"])
+    return out
+
+
+def build_dbt_assets() -> tuple[dg.AssetsDefinition, dict[str, list[str]]]:
+    """The dbt multi-asset and the tables its sources read."""
+    project = ensure_manifest()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name="dbt_build",
+        dagster_dbt_translator=SangamDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+        pool=WAREHOUSE_POOL,
+    )
+    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, sangam: SangamConfigResource):
+        config = sangam.load(require_secrets=False)
+        with warehouse_env(config):
+            args = ["build", "--vars", json.dumps(dbt_vars(config))]
+            yield from dbt.cli(args, context=context).stream()
+
+    return _dbt, source_tables(project)

@@ -1,0 +1,63 @@
+"""`python -m orchestration.run` (`make run`): the full job in-process, for cron or a server without the UI.
+
+Prints the run summary (rows loaded per source and table, models built, checks passed and failed, published
+or not) and exits non-zero when the run failed or nothing was published. With DAGSTER_HOME set (the Makefile
+sets .dagster/), the run is recorded in that instance, so the Dagster UI shows it like any other run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from orchestration.jobs import FULL_BUILD_JOB, source_job_name
+from sangam.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
+    parser.add_argument("--config", type=Path, help="sources.yaml (default $SANGAM_SOURCES or $SANGAM_HOME)")
+    parser.add_argument("--source", help="run only this source's job (its tables and what depends on them)")
+    parser.add_argument("--no-parse", action="store_true", help="reuse transform/target/manifest.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)  # secrets required: fail now, not half-way through
+    except ConfigError as exc:
+        print(f"sources.yaml: {exc}", file=sys.stderr)
+        return 2
+    if not args.no_parse:
+        # the manifest must match the models on disk (a changed model would otherwise run stale lineage)
+        from transform.dbt_runner import parse
+
+        parsed = parse()
+        if not parsed.success:
+            print("dbt parse failed: " + "; ".join(parsed.failures), file=sys.stderr)
+            return 2
+
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+    from orchestration.summary import summarize_run
+
+    defs = build_definitions(config, args.config)
+    graph = defs.resolve_asset_graph()
+    if not any(k.path[0] == "marts" for k in graph.get_all_asset_keys()):
+        print("the dbt project in transform/ could not be loaded (see the log above)", file=sys.stderr)
+        return 2
+    job_name = source_job_name(args.source) if args.source else FULL_BUILD_JOB
+    job = defs.resolve_job_def(job_name)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    with instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        summary = summarize_run(instance, result.run_id)
+    print()
+    print(summary.text())
+    return 0 if result.success and summary.published else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
