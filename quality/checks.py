@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from quality.flags import write_submission_flags
 from quality.pii import scrub_record
 from quality.settings import load_settings
 from quality.suites import Check, Plan, build_plan
@@ -247,7 +248,8 @@ def run_checks(
     warehouse_path: str | Path, config: Any = None, stage: str = "raw", *, run_id: str | None = None
 ) -> CheckReport:
     """Run every check of `stage` ("raw" or "marts") on the warehouse and append the results to
-    dq.check_results. On the raw stage, also write dq.field_worker_weekly_scores for the marts to join."""
+    dq.check_results. The raw stage also replaces dq.submission_flags, which dbt's mart_field_worker_weekly
+    joins: run it after extract and before dbt."""
     settings = load_settings(config)
     started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -255,9 +257,7 @@ def run_checks(
         plan = build_plan(con, stage, settings, now)
         report = CheckReport(run_id or uuid.uuid4().hex, stage, now, _execute(con, plan))
         if stage == "raw":
-            from quality.scores import write_field_worker_scores
-
-            write_field_worker_scores(con, settings)
+            write_submission_flags(con, plan, now)
         append_history(con, report)
     report.duration_s = round(time.perf_counter() - started, 2)
     log.info("%s (%.1fs)", report.summary(), report.duration_s)

@@ -81,6 +81,52 @@ class Check:
     sample_columns: tuple[str, ...] = ()
     # For row-level frames: how to say how many rows failed ({count}, {total}, {values}).
     unexpected_text: str | None = None
+    # Raw form checks: SQL selecting the submission_id of every failing row, for dq.submission_flags.
+    flag_sql: str | None = None
+
+
+@dataclass
+class Measure:
+    """One row-level rule of a raw table's profile scan."""
+
+    name: str
+    kind: str
+    text: str  # observed-value template: {failing}, {rows}, other profile columns
+    checked: list[str]  # the columns it looks at (shown in samples unless personal)
+    where: str | None = None  # SQL predicate of a failing row
+    count_sql: str = ""
+    sample_sql: str | None = None
+    flag_sql: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.count_sql:
+            self.count_sql = f"count(*) FILTER ({self.where})"
+
+
+def _duplicates(t: Table, name: str, keys: list[str], live: str, n: int) -> Measure:
+    """Rows beyond the first of each key (nulls ignored); flags all but the earliest submission."""
+    cols = ", ".join(q(k) for k in keys)
+    present = " AND ".join(f"{q(k)} IS NOT NULL" for k in keys)
+    what = (
+        "submission_id" if keys == ["submission_id"] else "row_id" if keys == ["row_id"] else "+".join(keys)
+    )
+    m = Measure(
+        name,
+        name,
+        "{failing} duplicate " + what + " values in {rows} rows",
+        keys,
+        count_sql=f"count(*) FILTER (WHERE {live} AND {present}) - "
+        f"count(DISTINCT ({cols})) FILTER (WHERE {live} AND {present})",
+        sample_sql=f"SELECT {cols}, count(*) AS copies FROM {t.ref} WHERE {live} AND {present} GROUP BY ALL "
+        f"HAVING count(*) > 1 ORDER BY ALL LIMIT {n}",
+    )
+    if "submitted_at" in t.columns:
+        order = "submitted_at, submission_id" if "submission_id" in t.columns else "submitted_at"
+        m.flag_sql = (
+            f"SELECT submission_id FROM (SELECT submission_id, row_number() OVER (PARTITION BY {cols} "
+            f"ORDER BY {order}) AS copy FROM {t.ref} WHERE {live} AND {present}) WHERE copy > 1"
+        )
+    return m
 
 
 @dataclass
@@ -198,42 +244,21 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
         )
 
         # One scan per table: every row-level rule becomes a count of failing rows.
-        measures: list[tuple[str, str, str, str, str | None, list[str]]] = []  # name, kind, expr, text, where
         live = "deleted_at IS NULL" if "deleted_at" in t.columns else "TRUE"
+        measures: list[Measure] = []
         if t.kind == "form":
-            measures.append(
-                (
-                    "submission_id_unique",
-                    "submission_id_unique",
-                    "count(submission_id) - count(DISTINCT submission_id)",
-                    "{failing} duplicate submission_id values in {rows} rows",
-                    None,
-                    ["submission_id"],
-                )
-            )
+            measures.append(_duplicates(t, "submission_id_unique", ["submission_id"], "TRUE", n))
+            keys = spec.get("natural_keys", {}).get(t.name)
+            if keys and set(keys) <= t.columns.keys():
+                measures.append(_duplicates(t, "natural_key_unique", keys, live, n))
             ts = future_limit.strftime("%Y-%m-%d %H:%M:%S")
+            text = "{failing} of {rows} rows submitted after " + ts + " UTC (max {max_submitted_at})"
             where = f"submitted_at > TIMESTAMP '{ts}'"
             measures.append(
-                (
-                    "submitted_at_not_future",
-                    "submitted_at_not_future",
-                    f"count(*) FILTER ({where})",
-                    "{failing} of {rows} rows submitted after " + ts + " UTC (max {max_submitted_at})",
-                    where,
-                    ["submitted_at"],
-                )
+                Measure("submitted_at_not_future", "submitted_at_not_future", text, ["submitted_at"], where)
             )
         if t.kind == "repeat":
-            measures.append(
-                (
-                    "row_id_unique",
-                    "row_id_unique",
-                    "count(row_id) - count(DISTINCT row_id)",
-                    "{failing} duplicate row_id values in {rows} rows",
-                    None,
-                    ["row_id"],
-                )
-            )
+            measures.append(_duplicates(t, "row_id_unique", ["row_id"], "TRUE", n))
         for lat in [c for c in t.columns if c.endswith("_latitude")]:
             prefix = lat.removesuffix("_latitude")
             lon = f"{prefix}_longitude"
@@ -243,32 +268,18 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
                 f"{live} AND {q(lat)} IS NOT NULL AND ({q(lat)} NOT BETWEEN {area.min_lat} AND {area.max_lat}"
                 f" OR {q(lon)} IS NULL OR {q(lon)} NOT BETWEEN {area.min_lon} AND {area.max_lon})"
             )
-            measures.append(
-                (
-                    f"gps_in_area.{prefix}",
-                    "gps_in_area",
-                    f"count(*) FILTER ({where})",
-                    "{failing} of {rows} rows with " + prefix + f" outside {area.name} ({area.min_lat}–"
-                    f"{area.max_lat} N, {area.min_lon}–{area.max_lon} E)",
-                    where,
-                    [lat, lon],
-                )
+            text = (
+                "{failing} of {rows} rows with " + prefix + f" outside {area.name} ({area.min_lat}–"
+                f"{area.max_lat} N, {area.min_lon}–{area.max_lon} E)"
             )
+            measures.append(Measure(f"gps_in_area.{prefix}", "gps_in_area", text, [lat, lon], where))
         for (table_name, column), (lo, hi) in ranges.items():
             if table_name != t.name or column not in t.columns:
                 continue
             value = f"TRY_CAST({q(column)} AS DOUBLE)"
             where = f"{live} AND {value} IS NOT NULL AND ({value} < {lo} OR {value} > {hi})"
-            measures.append(
-                (
-                    f"plausible_range.{column}",
-                    "plausible_range",
-                    f"count(*) FILTER ({where})",
-                    "{failing} of {rows} rows with " + f"{column} outside [{lo}, {hi}]",
-                    where,
-                    [column],
-                )
-            )
+            text = "{failing} of {rows} rows with " + f"{column} outside [{lo}, {hi}]"
+            measures.append(Measure(f"plausible_range.{column}", "plausible_range", text, [column], where))
         for rule in spec.get("date_order", []):
             if rule["table"] != t.name or "earlier_table" in rule:
                 continue
@@ -276,44 +287,32 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
             if not {a, b} <= t.columns.keys():
                 continue
             where = f"{live} AND TRY_CAST({q(a)} AS DATE) > TRY_CAST({q(b)} AS DATE)"
-            measures.append(
-                (
-                    f"date_order.{a}<={b}",
-                    "date_order",
-                    f"count(*) FILTER ({where})",
-                    "{failing} of {rows} rows with " + f"{a} after {b}",
-                    where,
-                    [a, b],
-                )
-            )
+            text = "{failing} of {rows} rows with " + f"{a} after {b}"
+            measures.append(Measure(f"date_order.{a}<={b}", "date_order", text, [a, b], where))
         if not measures:
             continue
         frame = f"profile:{t.label}"
         extra = ", max(submitted_at) AS max_submitted_at" if t.kind == "form" else ""
-        cols = ", ".join(f"{expr} AS m{i}" for i, (_, _, expr, *_rest) in enumerate(measures))
+        cols = ", ".join(f"{m.count_sql} AS m{i}" for i, m in enumerate(measures))
         plan.frames[frame] = f"SELECT count(*) FILTER (WHERE {live}) AS rows{extra}, {cols} FROM {t.ref}"
-        for i, (name, kind, _expr, text, where, checked) in enumerate(measures):
-            sample_cols = _sample_columns(t, checked, plan.personal_columns)
-            if where is None:  # uniqueness: list the duplicated keys
-                key = checked[0]
-                sample = (
-                    f"SELECT {q(key)}, count(*) AS copies FROM {t.ref} GROUP BY 1 HAVING count(*) > 1 "
-                    f"ORDER BY 1 LIMIT {n}"
-                )
-            else:
-                select = ", ".join(q(c) for c in sample_cols) or "count(*) AS rows"
-                sample = f"SELECT {select} FROM {t.ref} WHERE {where} LIMIT {n}"
+        for i, m in enumerate(measures):
+            if m.sample_sql is None:
+                select = ", ".join(q(c) for c in _sample_columns(t, m.checked, plan.personal_columns))
+                m.sample_sql = f"SELECT {select or 'count(*) AS rows'} FROM {t.ref} WHERE {m.where} LIMIT {n}"
+            if m.flag_sql is None and m.where and t.kind == "form":
+                m.flag_sql = f"SELECT submission_id FROM {t.ref} WHERE {m.where}"
             plan.checks.append(
                 Check(
-                    name,
-                    kind,
+                    m.name,
+                    m.kind,
                     t.label,
-                    _severity(spec, kind),
+                    _severity(spec, m.kind),
                     frame,
                     "ExpectColumnValuesToBeBetween",
                     {"column": f"m{i}", "min_value": 0, "max_value": 0},
-                    describe=text.replace("{failing}", "{m" + str(i) + "}"),
-                    sample_sql=sample,
+                    describe=m.text.replace("{failing}", "{m" + str(i) + "}"),
+                    sample_sql=m.sample_sql,
+                    flag_sql=m.flag_sql,
                 )
             )
 
@@ -351,6 +350,8 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
                 describe="{failing} of {rows} rows with " + f"{b} before the {rule['earlier_table']} {a}",
                 sample_sql=f"WITH e AS ({earliest}) SELECT {select}, e.earliest AS {q(a)} FROM {lt.ref} l "
                 f"JOIN e ON l.{q(key)} = e.k WHERE {live_l} AND {bad} LIMIT {n}",
+                flag_sql=f"WITH e AS ({earliest}) SELECT l.submission_id FROM {lt.ref} l "
+                f"JOIN e ON l.{q(key)} = e.k WHERE {live_l} AND {bad}",
             )
         )
 

@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
-import pytest
 
 from quality.checks import CheckReport, run_checks
 from quality.publish import ServingPaths
@@ -201,27 +200,31 @@ def test_every_run_appends_history(paths: ServingPaths) -> None:
     assert "Sunita" not in sample and "98000000" not in sample
 
 
-def test_field_worker_weekly_scores(paths: ServingPaths) -> None:
+def test_submission_flags_feed_the_field_worker_scores(paths: ServingPaths) -> None:
     run_checks(paths.warehouse_path, paths, stage="raw")
-    clean = dict(
-        ((w, str(d)), (n, f, s))
-        for w, d, n, f, s in sql(
-            paths,
-            "SELECT worker_id, week_start, submissions, dq_flags, dq_score "
-            "FROM dq.field_worker_weekly_scores",
-        )
-    )
-    assert clean and all(f == 0 and s == 100.0 for _, f, s in clean.values())
-    assert sum(n for n, _, _ in clean.values()) == 80  # 40 registrations + 40 ANC visits
+    assert sql(paths, "SELECT count(*) FROM dq.submission_flags") == [(0,)]
 
-    # W0000 is registered by FW0000 on Sunday 2025-01-05 (week starting Monday 2024-12-30).
-    # An impossible age flags it.
-    sql(paths, "UPDATE raw_kobo.pregnancy_registration SET age_years = 80 WHERE woman_id = 'W0000'")
-    run_checks(paths.warehouse_path, paths, stage="raw")
-    (row,) = sql(
+    sql(
         paths,
-        "SELECT submissions, dq_flags, dq_score FROM dq.field_worker_weekly_scores "
-        "WHERE worker_id = 'FW0000' AND week_start = DATE '2024-12-30'",
+        "UPDATE raw_kobo.pregnancy_registration SET lmp_date = registration_date + 1 "
+        "WHERE woman_id = 'W0000'",
     )
-    submissions, flags, score = row
-    assert flags == 1 and score == pytest.approx(round(100 * (1 - 1 / submissions), 1))
+    sql(paths, "UPDATE raw_odk.anc_visit SET visit_date = DATE '2024-12-01' WHERE woman_id = 'W0006'")
+    # W0002 registered again a day later under a new submission id: the later one is the resubmission.
+    sql(
+        paths,
+        "INSERT INTO raw_kobo.pregnancy_registration SELECT * REPLACE ('9002' AS submission_id, "
+        "submitted_at + INTERVAL 1 DAY AS submitted_at) FROM raw_kobo.pregnancy_registration "
+        "WHERE woman_id = 'W0002'",
+    )
+    # GPS outside the area is flagged by dbt itself, so it is not repeated here.
+    sql(paths, "UPDATE raw_kobo.pregnancy_registration SET home_gps_latitude = 0 WHERE woman_id = 'W0003'")
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    assert report.passed
+    assert not result(report, "natural_key_unique", "raw_kobo.pregnancy_registration").passed
+    flags = sql(paths, "SELECT source, form, submission_id, flag FROM dq.submission_flags ORDER BY ALL")
+    assert flags == [
+        ("kobo", "pregnancy_registration", "1000", "date_order.lmp_date<=registration_date"),
+        ("kobo", "pregnancy_registration", "9002", "natural_key_unique"),
+        ("odk", "anc_visit", "uuid:anc6", "date_order.pregnancy_registration.registration_date<=visit_date"),
+    ]
