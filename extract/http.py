@@ -25,6 +25,10 @@ MAX_RETRY_AFTER_S = 300.0
 class ExtractError(RuntimeError):
     """A source could not be read; the message says which source, request and why (never a secret)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class HttpClient:
     def __init__(
@@ -65,8 +69,16 @@ class HttpClient:
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any:
         return self.request_json("GET", url, params=params)
 
+    def get_text(self, url: str, params: dict[str, Any] | None = None) -> str:
+        return self.request("GET", url, params=params, parse=False)
+
     def request_json(self, method: str, url: str, *, params: dict | None = None, json: Any = None) -> Any:
-        """One JSON request, retried on transient failures; raises ExtractError when it gives up."""
+        return self.request(method, url, params=params, json=json)
+
+    def request(
+        self, method: str, url: str, *, params: dict | None = None, json: Any = None, parse: bool = True
+    ):
+        """One request, retried on transient failures; raises ExtractError when it gives up."""
         where = _describe(url)
         attempt = 0
         while True:
@@ -79,6 +91,8 @@ class HttpClient:
                 reason = f"{type(exc).__name__}"
             else:
                 if resp.status_code < 300:
+                    if not parse:
+                        return resp.text
                     try:
                         return orjson.loads(resp.content)
                     except orjson.JSONDecodeError:

@@ -46,6 +46,7 @@ class SourceResult:
     duration_s: float = 0.0
     runs: int = 0
     error: str | None = None
+    run_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -157,6 +158,7 @@ def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_
             source_name=source_cfg.name,
         )
         kwargs.update(overrides)
+        kwargs.pop("max_pages", None)
         return spreadsheet_source(**kwargs)
     raise ConfigError(f"sources: unknown source kind {getattr(source_cfg, 'kind', None)!r}")
 
@@ -229,7 +231,7 @@ def run_source(
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
-            run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{result.runs + 1}"
+            run_id = result.run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{result.runs + 1}"
             if bounded:
                 source = build_source(source_cfg, config, max_pages=bounded, run_id=run_id, **overrides)
             else:
@@ -271,7 +273,7 @@ def _describe(exc: BaseException) -> str:
 def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result: SourceResult) -> None:
     """A failed run still leaves a `_sangam_loads` row (the pipeline itself stored nothing)."""
     row = {
-        "load_id": None, "source": source_cfg.name, "form": None, "table_name": None, "rows": 0,
+        "load_id": result.run_id, "source": source_cfg.name, "form": "*", "table_name": None, "rows": 0,
         "pages": None,
         "started_at": started_at, "finished_at": utcnow(), "duration_s": None, "cursor": None,
         "status": "failed", "error": result.error,

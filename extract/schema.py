@@ -263,3 +263,54 @@ def _truthy(v: object) -> bool:
     if isinstance(v, bool):
         return v
     return str(v).strip().lower() in ("true", "yes", "1", "true()")
+
+
+# ---------------------------------------------------------------- ODK Central fields + XForm
+
+_ODATA_TYPES = {
+    "int": "integer", "string": "text", "decimal": "decimal", "date": "date", "dateTime": "dateTime",
+    "geopoint": "geopoint", "boolean": "text", "time": "time", "binary": "image",
+}  # fmt: skip
+
+
+def schema_from_odk(
+    source: str, table: str, fields: list[dict], xform=None, version: str | None = None
+) -> FormSchema:
+    """`fields?odata=true` gives paths, OData types and repeats; the parsed XForm (optional) adds XLSForm
+    types, choice lists, required flags and labels."""
+    tables: dict[str, TableSpec] = {table: TableSpec(name=table)}
+    repeats: list[TableSpec] = []
+    xfields = xform.fields if xform is not None else {}
+    for f in fields:
+        path = str(f.get("path", "")).strip("/")
+        name = f.get("name") or path.rsplit("/", 1)[-1]
+        typ = f.get("type")
+        if not path or typ == "structure" or path == "meta" or path.startswith("meta/"):
+            continue
+        owner = tables[table]
+        for r in reversed(repeats):
+            if path.startswith(r.repeat_path + "/"):
+                owner = r
+                break
+        if typ == "repeat":
+            t = TableSpec(name=f"{table}__{snake_case(name)}", repeat_path=path,
+                          parent_repeat_path=owner.repeat_path)  # fmt: skip
+            tables[t.name] = t
+            repeats.append(t)
+            continue
+        xf = xfields.get(path)
+        xls_type = xf.xlsform_type if xf else _ODATA_TYPES.get(typ, "text")
+        if f.get("selectMultiple"):
+            xls_type = "select_multiple"
+        owner.fields.append(
+            FieldSpec(
+                path=path, name=name, column=snake_case(name), type=xls_type, table=owner.name,
+                list_name=xf.list_name if xf else None, required=bool(xf and xf.required),
+                labels=dict(xf.labels) if xf else {},
+            )
+        )  # fmt: skip
+    return FormSchema(
+        source=source, form=table, version=version, tables=tables,
+        choices=list(xform.choices) if xform is not None else [],
+        default_lang=xform.default_lang if xform is not None else "en",
+    )  # fmt: skip

@@ -126,4 +126,4 @@ def form_metadata(schema: FormSchema, personal_fields) -> list:
 
 
 def loads_rows(rows: list[dict]):
-    return append_table(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), LOADS_TABLE)
+    return append_table(not_null(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), "form"), LOADS_TABLE)
