@@ -45,6 +45,10 @@ TYPES = {
     "text": "varchar",
     "calculate": "varchar",
     "hidden": "varchar",
+    # metadata questions
+    "start": "timestamp",
+    "end": "timestamp",
+    "today": "date",
 }
 NO_COLUMN = {"note", "begin_group", "end_group", "begin_repeat", "end_repeat", "begin group", "end group"}
 GEOPOINT_PARTS = ("latitude", "longitude", "altitude", "accuracy")
@@ -133,11 +137,13 @@ def _question_columns(row: dict) -> list[Column]:
 
 def read_forms(con: duckdb.DuckDBPyConnection) -> list[FormTable]:
     """Every form and repeat table of every raw schema that has form_fields, newest definition first."""
+    # dlt's merge loads leave a `<dataset>_staging` copy of each raw schema: never a source of its own
     schemas = [
         r[0]
         for r in con.execute(
             "select distinct table_schema from information_schema.tables "
-            "where table_schema like 'raw\\_%' escape '\\' and table_name = 'form_fields' order by 1"
+            "where table_schema like 'raw\\_%' escape '\\' and table_name = 'form_fields' "
+            "and table_schema not like '%\\_staging' escape '\\' order by 1"
         ).fetchall()
     ]
     tables: list[FormTable] = []
@@ -191,6 +197,14 @@ def _system(ft: FormTable) -> list[tuple[str, str, str]]:
     return REPEAT_SYSTEM_COLUMNS if ft.parent else SYSTEM_COLUMNS
 
 
+KEYWORDS: set[str] = set()
+
+
+def _ident(name: str) -> str:
+    """A column name as SQL: quoted when DuckDB reads it as a keyword (e.g. the `end` question)."""
+    return f'"{name}"' if name.lower() in KEYWORDS else name
+
+
 def render_sql(ft: FormTable) -> str:
     src = f"source('raw_{ft.source}', '{ft.table}')"
     system = {name for name, _, _ in _system(ft)}
@@ -233,7 +247,7 @@ def render_sql(ft: FormTable) -> str:
     exprs = [(f"cast({name} as {dtype})", name) for name, dtype, _ in _system(ft)]
     exprs += [(f"{{{{ typed('{c.name}', '{c.data_type}', present) }}}}", c.name) for c in questions]
     width = max(len(e) for e, _ in exprs)
-    select = [f"    {expr.ljust(width)} as {name}" for expr, name in exprs]
+    select = [f"    {expr.ljust(width)} as {_ident(name)}" for expr, name in exprs]
     lines += ["", "select", ",\n".join(select), "from current_rows", ""]
     return "\n".join(lines)
 
@@ -356,6 +370,7 @@ def generate(warehouse: Path, out: Path = STAGING) -> list[Path]:
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run the extract step first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        KEYWORDS.update(r[0] for r in con.execute("select keyword_name from duckdb_keywords()").fetchall())
         tables = read_forms(con)
     if not tables:
         raise RuntimeError(f"no raw_<source>.form_fields in {warehouse}: nothing to generate")

@@ -28,6 +28,13 @@ select
     cast(submitted_by as varchar)                  as submitted_by,
     cast(review_state as varchar)                  as review_state,
     cast(_loaded_at as timestamp)                  as _loaded_at,
+    {{ typed('start', 'timestamp', present) }}     as "start",
+    {{ typed('end', 'timestamp', present) }}       as "end",
+    {{ typed('worker_id', 'varchar', present) }}   as worker_id,
+    {{ typed('state', 'varchar', present) }}       as state,
+    {{ typed('district', 'varchar', present) }}    as district,
+    {{ typed('block', 'varchar', present) }}       as block,
+    {{ typed('village', 'varchar', present) }}     as village,
     {{ typed('woman_id', 'varchar', present) }}    as woman_id,
     {{ typed('visit_date', 'date', present) }}     as visit_date,
     {{ typed('visit_number', 'bigint', present) }} as visit_number,
@@ -35,10 +42,5 @@ select
     {{ typed('hb_gdl', 'double', present) }}       as hb_gdl,
     {{ typed('bp_systolic', 'bigint', present) }}  as bp_systolic,
     {{ typed('bp_diastolic', 'bigint', present) }} as bp_diastolic,
-    {{ typed('ifa_tablets', 'bigint', present) }}  as ifa_tablets,
-    {{ typed('state', 'varchar', present) }}       as state,
-    {{ typed('district', 'varchar', present) }}    as district,
-    {{ typed('block', 'varchar', present) }}       as block,
-    {{ typed('village', 'varchar', present) }}     as village,
-    {{ typed('worker_id', 'varchar', present) }}   as worker_id
+    {{ typed('ifa_tablets', 'bigint', present) }}  as ifa_tablets
 from current_rows
