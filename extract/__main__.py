@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="sources.yaml (default $SANGAM_SOURCES or $SANGAM_HOME)")
     parser.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse.path)")
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--pages-per-run", type=int, default=None,
+                        help="commit every N pages of a big backlog (default 200)")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress logs, only the summary")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     from extract.run import load_sources
 
     try:
-        report = load_sources(config, only=args.source, warehouse_path=args.warehouse)
+        kwargs = {"pages_per_run": args.pages_per_run} if args.pages_per_run else {}
+        report = load_sources(config, only=args.source, warehouse_path=args.warehouse, **kwargs)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
