@@ -276,6 +276,7 @@ def submissions(world: World, form_id: str):
     uuids, roots = t["_uuid"].tolist(), t["_root_uuid"].tolist()
     edited, deleted, review = t["_edited"].tolist(), t["_deleted"].tolist(), t["_review"].tolist()
     workers = t["worker_id"].tolist()
+    review_at = t["_review_at"].astype("datetime64[s]").astype(np.int64).tolist()
     for i in np.argsort(t["_id"], kind="stable").tolist():
         if deleted[i]:
             continue
@@ -314,9 +315,8 @@ def submissions(world: World, form_id: str):
         row["_submission_time"] = submitted[i]
         if review[i]:
             label, color = VALIDATION_LABELS[review[i]]
-            stamp = t["_submitted"][i] + np.timedelta64(2, "D")
             row["_validation_status"] = {
-                "timestamp": int(min(stamp, world.now).astype("datetime64[s]").astype(np.int64)),
+                "timestamp": review_at[i],
                 "uid": review[i],
                 "by_whom": f"sv{int(workers[i][2:]) % 27 + 1:03d}",
                 "color": color,

@@ -232,6 +232,10 @@ def assign_ids(world: World) -> None:
         t["_root_uuid"] = first
         t["_uuid"] = np.where(t["_edited"], current, first).astype(object)
         r = rng.random(n)
+        # when a supervisor reviewed it: after arrival, never after the world is observed
+        t["_review_at"] = np.minimum(
+            t["_submitted"] + rng.integers(3600, 3 * 86400, n).astype("timedelta64[s]"), world.now
+        )
         if form in KOBO_FORMS:
             t["_review"] = np.where(
                 r < 0.2, "validation_status_approved", np.where(r < 0.23, "validation_status_on_hold", None)

@@ -44,10 +44,6 @@ def _frame(fields: list[dict]) -> dict:
     return root
 
 
-def _copy(frame: dict) -> dict:
-    return {k: _copy(v) if isinstance(v, dict) else v for k, v in frame.items()}
-
-
 def repeat_row_id(instance_id: str, groups: tuple[str, ...], repeat: str, index0: int) -> str:
     parts = [f"Submissions#{instance_id}", *[f"{g}#" for g in groups], f"{repeat}#{index0}"]
     return hashlib.sha1("%%".join(parts).encode()).hexdigest()
@@ -79,50 +75,72 @@ def form_json(world: World, form: F.Form, xform: str) -> dict:
     }
 
 
+def _plan(frame: dict, prefix: tuple[str, ...], columns: dict[tuple[str, ...], list]) -> list:
+    """Filling order for a row: (key, False, column or None) per value, (key, True, plan) per group."""
+    plan = []
+    for key, value in frame.items():
+        path = (*prefix, key)
+        if isinstance(value, dict):
+            plan.append((key, True, _plan(value, path, columns)))
+        else:
+            plan.append((key, False, columns.get(path)))
+    return plan
+
+
+def _fill(plan: list, i: int) -> dict:
+    return {
+        key: (_fill(part, i) if nested else (part[i] if part is not None else None))
+        for key, nested, part in plan
+    }
+
+
 def submissions(world: World, form: F.Form, fields: list[dict]):
     """OData rows of the Submissions table, in arrival order, soft-deleted ones included."""
     t = world.forms[form.form_id]
-    qs = [q for q in F.questions(form) if q.repeat is None]
-    cols = [
-        (q.groups, q.name, local_times(t[f"_{q.name}"]) if q.type in ("start", "end") else odk_values(q, t))
-        for q in qs
-    ]
+    columns: dict[tuple[str, ...], list] = {}
+    for q in F.questions(form):
+        if q.repeat is None:
+            values = local_times(t[f"_{q.name}"]) if q.type in ("start", "end") else odk_values(q, t)
+            columns[(*q.groups, q.name)] = values
     frame = _frame(fields)
+    sub_ids, uuids = t["_submission_id"].tolist(), t["_uuid"].tolist()
+    columns[("meta", "instanceID")] = [f"uuid:{u}" for u in uuids]
     repeat = next((q for q in F.questions(form) if q.repeat), None)
+    if repeat is not None:
+        # Central adds the link where the repeat sits, after the group's own fields
+        holder = frame
+        for g in repeat.groups[:-1]:
+            holder = holder[g]
+        link_key = f"{repeat.repeat}@odata.navigationLink"
+        holder[link_key] = None
+        tail = "/".join(repeat.groups)
+        columns[(*repeat.groups[:-1], link_key)] = [
+            f"Submissions('{quote(s, safe='')}')/{tail}" for s in sub_ids
+        ]
+    plan = _plan(frame, (), columns)
     submitted = utc_millis(t["_submitted"])
     updated = utc_millis(t["_updated"])
     deleted_at = utc_millis(t["_deleted_at"])
-    sub_ids, uuids = t["_submission_id"].tolist(), t["_uuid"].tolist()
     review, edits, worker = t["_review"].tolist(), t["_edits"].tolist(), t["_worker"].tolist()
     workers = world.workers["worker_id"].tolist()
+    devices = [f"collect:{hashlib.sha1(w.encode()).hexdigest()[:16]}" for w in workers]
     versions = t["_version"].tolist()
     for i in np.argsort(t["_submitted"], kind="stable").tolist():
         row = {"__id": sub_ids[i]}
-        data = _copy(frame)
-        for groups, name, col in cols:
-            target = data
-            for g in groups:
-                target = target[g]
-            target[name] = col[i]
-        data["meta"]["instanceID"] = f"uuid:{uuids[i]}"
-        if repeat is not None:
-            link = f"Submissions('{quote(sub_ids[i], safe='')}')/" + "/".join([*repeat.groups])
-            target = data
-            for g in repeat.groups[:-1]:
-                target = target[g]
-            target[f"{repeat.repeat}@odata.navigationLink"] = link
-        row.update(data)
+        for key, nested, part in plan:
+            row[key] = _fill(part, i) if nested else (part[i] if part is not None else None)
+        w = worker[i]
         row["__system"] = {
             "submissionDate": submitted[i],
             "updatedAt": updated[i],
             "deletedAt": deleted_at[i],
-            "submitterId": str(1000 + worker[i]),
-            "submitterName": workers[worker[i]],
+            "submitterId": str(1000 + w),
+            "submitterName": workers[w],
             "attachmentsPresent": 0,
             "attachmentsExpected": 0,
             "status": None,
             "reviewState": review[i],
-            "deviceId": f"collect:{hashlib.sha1(workers[worker[i]].encode()).hexdigest()[:16]}",
+            "deviceId": devices[w],
             "edits": edits[i],
             "formVersion": versions[i],
         }

@@ -106,21 +106,24 @@ def field_workers(world: World) -> bytes:
 
 
 def targets(world: World) -> list[tuple[str, date, int]]:
-    """Monthly registration targets per district: the programme's plan, a little above what it achieves."""
-    rng = rng_for(world.seed, 8)
+    """Monthly registration targets per district: the programme's plan, a little above what it achieves.
+
+    Each cell depends only on the seed, the district and the month (and the registrations of the first
+    12 months), so a world that evolves by a day keeps the targets it already had.
+    """
     reg = world.forms["pregnancy_registration"]
-    keep = reg["_dup_of"] < 0
-    months = reg["registration_date"][keep].astype("datetime64[M]")
+    first_year_end = np.datetime64(world.start.isoformat()) + np.timedelta64(365, "D")
+    original = (reg["_dup_of"] < 0) & (reg["registration_date"] < first_year_end)
+    months = reg["registration_date"].astype("datetime64[M]")
     out = []
-    all_months = months_between(world.start, world.today)
-    per_district = {d.code: np.sum(reg["district"][keep] == d.code) for d in geo.DISTRICTS}
-    for d in geo.DISTRICTS:
-        in_district = reg["district"][keep] == d.code
-        base = max(2.0, per_district[d.code] / max(1, len(all_months)))
-        for m in all_months:
-            actual = int(np.sum(in_district & (months == np.datetime64(m.isoformat()[:7], "M"))))
-            target = int(np.ceil(max(actual, base) * rng.uniform(1.0, 1.3)))
-            out.append((d.code, m, target))
+    for d_index, d in enumerate(geo.DISTRICTS):
+        in_district = original & (reg["district"] == d.code)
+        base = max(2.0, in_district.sum() / 12)
+        for m in months_between(world.start, world.today):
+            month = np.datetime64(m.isoformat()[:7], "M")
+            actual = int(np.sum(in_district & (months == month)))
+            factor = np.random.default_rng([world.seed, 8, d_index, m.year * 12 + m.month]).uniform(1.0, 1.3)
+            out.append((d.code, m, int(np.ceil(max(actual, base) * factor))))
     return out
 
 
@@ -156,7 +159,7 @@ def partner_files(world: World) -> dict[str, bytes]:
     months = months_between(world.start, world.today)[:-1]  # the current month is not reported yet
     files = {}
     for k, m in enumerate(months):
-        renamed = k >= len(months) // 2
+        renamed = k >= 6  # the partner switched to a new template after six months
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
         if renamed:

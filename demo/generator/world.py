@@ -136,6 +136,7 @@ class World:
     repeats: dict[str, Table] = field(default_factory=dict)
     mess: dict = field(default_factory=dict)
     evolutions: list[int] = field(default_factory=list)
+    evolution_log: list[dict] = field(default_factory=list)
     targets: list = field(default_factory=list)  # (district_code, month, target) from the targets sheet
 
 

@@ -125,6 +125,7 @@ def world_dict(world: World) -> dict:
         "observed_at_utc": str(world.now),
         "window": {"start": world.start.isoformat(), "end": world.today.isoformat()},
         "evolutions": list(world.evolutions),
+        "evolution_log": list(world.evolution_log),
         "kobo": {
             "asset_uids": KOBO_ASSET_UIDS,
             "version_uids": {f"{f}:{v}": uid for (f, v), uid in KOBO_VERSION_UIDS.items()},
