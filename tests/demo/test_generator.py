@@ -476,3 +476,79 @@ def test_cli_generates_a_world(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_rejects_a_tiny_world(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["generate", "--out", str(tmp_path / "w"), "--submissions", "10"]) == 2
     assert "at least 100" in capsys.readouterr().err
+
+
+def test_growth_ground_truth_matches_who_zscores_recomputed_from_the_kobo_file(
+    world: Path, truth: dict
+) -> None:
+    """Unnest the KoBo repeat, score it against the WHO seeds in SQL, and apply the contract's rules."""
+    seeds = Path(__file__).resolve().parents[2] / "transform" / "seeds"
+    con = duckdb.connect()
+    for name in ("wfa", "lhfa", "wfl", "wfh"):
+        con.execute(f"create table {name} as select * from read_csv('{seeds}/who_{name}.csv', header=true)")
+    path = world / "kobo" / "submissions" / f"{CHILD}.jsonl"
+    con.execute(f"""
+        create table kids as
+        select s._id, s._submission_time, cast(s.visit_date as date) as visit_date,
+               s."location/district" as district,
+               c['children/child/child_id'] as child_id, c['children/child/sex'] as sex,
+               cast(c['children/child/dob'] as date) as dob,
+               try_cast(c['children/child/weight_kg'] as double) as w,
+               try_cast(c['children/child/height_cm'] as double) as h
+        from (select *, unnest("children/child") as c
+              from read_json('{path}', format='newline_delimited', columns={{
+                  _id: 'BIGINT', _submission_time: 'VARCHAR', visit_date: 'VARCHAR',
+                  "location/district": 'VARCHAR', "children/child": 'MAP(VARCHAR, VARCHAR)[]'}})) s
+    """)
+    z = "(pow({x} / {t}.m, {t}.l) - 1) / ({t}.l * {t}.s)"
+
+    def restricted(x: str, t: str) -> str:
+        sd = "({t}.m * pow(1 + {t}.l * {t}.s * {k}, 1 / {t}.l))"
+        sd3p, sd2p = sd.format(t=t, k=3), sd.format(t=t, k=2)
+        sd3n, sd2n = sd.format(t=t, k=-3), sd.format(t=t, k=-2)
+        raw = z.format(x=x, t=t)
+        return (
+            f"case when {raw} > 3 then 3 + ({x} - {sd3p}) / ({sd3p} - {sd2p}) "
+            f"when {raw} < -3 then -3 + ({x} - {sd3n}) / ({sd2n} - {sd3n}) else {raw} end"
+        )
+
+    got = con.execute(f"""
+        with k as (
+            select *, visit_date - dob as age_days,
+                (year(visit_date) - year(dob)) * 12 + month(visit_date) - month(dob)
+                    - case when day(visit_date) < day(dob) then 1 else 0 end as months,
+                round(h, 1) as hl
+            from kids
+            where w is not null or h is not null
+            qualify row_number() over (partition by child_id, visit_date order by _submission_time, _id) = 1
+        ), scored as (
+            select k.*, {restricted("k.w", "wfa")} as waz, {z.format(x="k.h", t="lhfa")} as haz,
+                case when k.months < 24 then {restricted("k.w", "wfl")}
+                     else {restricted("k.w", "wfh")} end as whz
+            from k
+            left join wfa on wfa.sex = k.sex and wfa.age_days = k.age_days
+            left join lhfa on lhfa.sex = k.sex and lhfa.age_days = k.age_days
+            left join wfl on k.months < 24 and wfl.sex = k.sex and wfl.length_cm = k.hl
+            left join wfh on k.months >= 24 and wfh.sex = k.sex and wfh.height_cm = k.hl
+            where k.months < 60
+        ), latest as (
+            select *, date_trunc('month', visit_date) as month from scored
+            qualify row_number() over (partition by child_id, date_trunc('month', visit_date)
+                                       order by visit_date desc) = 1
+        )
+        select district, cast(month as date), count(*),
+            count(*) filter (where waz between -6 and 5 and waz < -2),
+            count(*) filter (where haz between -6 and 6 and haz < -2),
+            count(*) filter (where whz between -5 and 5 and whz < -2)
+        from latest group by all
+    """).fetchall()
+    assert got
+    for district, month, measured, underweight, stunted, wasted in got:
+        row = truth[(district, str(month))]
+        assert (row["children_measured"], row["underweight"], row["stunted"], row["wasted"]) == (
+            measured,
+            underweight,
+            stunted,
+            wasted,
+        ), (district, month)
+    assert sum(r[2] for r in got) == sum(v["children_measured"] for v in truth.values())
