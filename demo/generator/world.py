@@ -23,7 +23,7 @@ KOBO_FORMS = ("pregnancy_registration", "child_health")
 ODK_FORMS = ("anc_visit", "delivery", "scheme_application")
 ALL_FORMS = (*KOBO_FORMS, *ODK_FORMS)
 REPEATS = {"child_health": "child", "delivery": "baby"}
-SHARES = {"pregnancy_registration": 0.13, "anc_visit": 0.30, "delivery": 0.08, "child_health": 0.37}
+SHARES = {"pregnancy_registration": 0.12, "anc_visit": 0.36, "delivery": 0.08, "child_health": 0.32}
 N_WORKERS = 300
 LATE_MIN_DAYS = 8  # late submissions arrive at least this many days after the event (contract: > 7 days)
 
@@ -347,8 +347,8 @@ def build_women(world: World, counts: dict[str, int]) -> None:
         rng.integers(0, 8, n * slots) + k * 30 + rng.integers(-4, 5, n * slots) * (k > 0)
     ).astype("timedelta64[D]")
     valid = (slot_date < np.minimum(due[woman], today)) & (slot_date >= reg[woman])
-    adherence = rng.beta(2.2, 1.6, n)
-    weight = np.where(valid, adherence[woman] * 0.88**k, 0.0)
+    adherence = rng.beta(3.0, 1.4, n)
+    weight = np.where(valid, adherence[woman] * 0.95**k, 0.0)
     chosen = weighted_sample(rng, weight, counts["anc_visit"])
     w_of = woman[chosen]
     order = np.lexsort((slot_date[chosen], w_of))
