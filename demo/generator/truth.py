@@ -98,8 +98,11 @@ def child_rows(world: World) -> pd.DataFrame:
     months = completed_months(rep["dob"], visit)
     age_days = (visit - rep["dob"]).astype(np.int64)
     z = who.z_scores(rep["sex"], age_days, rep["weight_kg"], rep["height_cm"], months)
-    vaccines = rep["vaccines"]
-    full = np.array([v is not None and all(x in v.split(" ") for x in FULL_IMMUNIZATION) for v in vaccines])
+    combos, inverse = np.unique(
+        np.where(rep["vaccines"] == None, "", rep["vaccines"]).astype(str),  # noqa: E711
+        return_inverse=True,
+    )
+    full = np.array([all(x in c.split(" ") for x in FULL_IMMUNIZATION) for c in combos.tolist()])[inverse]
     keep = ~t["_deleted"][parent]
     df = pd.DataFrame(
         {

@@ -520,10 +520,16 @@ def build_children(world: World, count: int) -> None:
     measured = rng.random(r) < 0.86
     version_r = version[parent]
     muac = np.round(np.clip(13.9 + 0.9 * child_whz[kid] + rng.normal(0, 0.5, r), 9.0, 19.0), 1)
-    vac = np.empty(r, dtype=object)
-    got = np.stack([age_days >= received_age[v][kid] for v in VACCINE_ORDER], axis=1)
-    for i, row in enumerate(got):
-        vac[i] = " ".join(v for v, g in zip(VACCINE_ORDER, row, strict=True) if g) or None
+    # the card's vaccines as a bit mask, turned into text once per distinct combination
+    mask = np.zeros(r, np.int64)
+    for bit, v in enumerate(VACCINE_ORDER):
+        mask |= (age_days >= received_age[v][kid]).astype(np.int64) << bit
+    combos, inverse = np.unique(mask, return_inverse=True)
+    text = np.array(
+        [" ".join(v for b, v in enumerate(VACCINE_ORDER) if m >> b & 1) or None for m in combos.tolist()],
+        dtype=object,
+    )
+    vac = text[inverse]
     world.repeats["child_health"] = {
         "_parent": parent,
         "child_id": ids("C", 1, c)[kid],
