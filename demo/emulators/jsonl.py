@@ -87,6 +87,9 @@ class JsonlFile:
         finally:
             os.close(fd)
 
-    def parsed(self, rows: np.ndarray | list[int]) -> Iterator[dict[str, Any]]:
-        for raw in self.read(rows):
-            yield orjson.loads(raw)
+    def parsed(self, rows: np.ndarray | list[int], batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Parsed rows, read a batch at a time so a full scan never holds the whole file."""
+        rows = np.asarray(rows, dtype=np.int64)
+        for begin in range(0, len(rows), batch):
+            for raw in self.read(rows[begin : begin + batch]):
+                yield orjson.loads(raw)

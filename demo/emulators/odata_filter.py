@@ -248,7 +248,7 @@ def mentions_deleted_at(node: Node | None) -> bool:
 class SystemColumns:
     """The filterable metadata of every submission, in file order."""
 
-    ids: np.ndarray  # str
+    ids: np.ndarray  # bytes (utf-8)
     timestamps: dict[str, np.ndarray]  # field -> int64 epoch microseconds
     timestamp_nulls: dict[str, np.ndarray]  # field -> bool
     submitter_ids: np.ndarray  # object: str | None
@@ -322,6 +322,8 @@ def _coerce(value: _Value, other: _Value, at: int) -> Any:
     """`value` as comparable with `other` (Postgres casts a literal to the column's type)."""
     if isinstance(value.data, np.ndarray):
         return value.data
+    if isinstance(other.data, np.ndarray) and other.data.dtype.kind == "S" and isinstance(value.data, str):
+        return value.data.encode()
     if other.kind == "ts" and value.kind == "str":
         try:
             return _parse_timestamp(value.data)

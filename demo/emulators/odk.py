@@ -380,21 +380,17 @@ class OData:
                 "server.",
             )
         projector = self._projector()
-        keep = filter_mask(self.query.get("$filter"), submissions.columns, on_submissions)
-        parents = order_rows(np.flatnonzero(keep), self.query.get("$orderby"), submissions.columns)
+        repeat = None if on_submissions else self.form.table(self.table)
+        rows, position = self._selection(submissions, repeat)
+        total = len(rows)
         if on_submissions:
-            rows = parents
-            total = len(rows)
             if self.skiptoken is not None:
-                rows = self._after_cursor(submissions, rows)
+                rows = self._after_cursor(submissions, rows, position)
             page_key = "instanceId"
         else:
-            repeat = self.form.table(self.table)
             assert isinstance(repeat, RepeatTable)
-            rows = self._repeat_rows(repeat, parents, len(submissions))
-            total = len(rows)
             if self.skiptoken is not None:
-                rows = self._after_repeat_id(repeat, rows)
+                rows = self._after_repeat_id(repeat, rows, position)
             page_key = "repeatId"
         if self.top == 0 and not self.count:
             return self._respond([], None, None)
@@ -411,17 +407,47 @@ class OData:
 
     def _id_of(self, row: int) -> str:
         if self.table == "Submissions":
-            return str(self.form.submissions().columns.ids[row])
+            return self.form.submissions().columns.ids[row].decode()
         repeat = self.form.table(self.table)
-        return str(repeat.ids[row])  # type: ignore[union-attr]
+        return repeat.ids[row].decode()  # type: ignore[union-attr]
 
-    def _after_cursor(self, submissions: SubmissionsTable, rows: np.ndarray) -> np.ndarray:
+    def _selection(
+        self, submissions: SubmissionsTable, repeat: RepeatTable | SubmissionsTable | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The table's rows kept by $filter in $orderby order, and each row's place in that order (-1: out).
+
+        Cached per query on the submissions index (which is rebuilt when a file changes), so following
+        nextLinks through a million rows costs one filter and one sort, not one per page.
+        """
+        key = (self.table, self.query.get("$filter"), self.query.get("$orderby"))
+        cached = submissions.results.get(key)
+        if cached is None:
+            on_submissions = repeat is None
+            keep = filter_mask(self.query.get("$filter"), submissions.columns, on_submissions)
+            rows = order_rows(np.flatnonzero(keep), self.query.get("$orderby"), submissions.columns)
+            if isinstance(repeat, RepeatTable):
+                rows = self._repeat_rows(repeat, rows, len(submissions))
+            position = np.full(len(submissions) if on_submissions else len(repeat), -1, dtype=np.int64)  # type: ignore[arg-type]
+            position[rows] = np.arange(len(rows))
+            cached = (rows, position)
+            submissions.results[key] = cached
+            while len(submissions.results) > 8:
+                submissions.results.popitem(last=False)
+        submissions.results.move_to_end(key)
+        return cached
+
+    def _after_cursor(
+        self, submissions: SubmissionsTable, rows: np.ndarray, position: np.ndarray
+    ) -> np.ndarray:
         instance_id = self.skiptoken.get("instanceId") if self.skiptoken else None
         if instance_id is None:
             raise ODataProblem(400.35, "Invalid $skiptoken")
         cursor = submissions.row_of(str(instance_id))
         if cursor is None:
             return rows[:0]
+        if position[cursor] >= 0:
+            return rows[position[cursor] + 1 :]
+        # The cursor's submission left the selection (deleted since): compare keys like Central's SQL.
         stamps = submissions.columns.timestamps["__system/submissionDate"]
         created = submissions.columns.created_order
         after = (stamps[rows] < stamps[cursor]) | (
@@ -437,14 +463,16 @@ class OData:
         rows = np.flatnonzero(row_rank >= 0)
         return rows[np.lexsort([rows, row_rank[rows]])]
 
-    def _after_repeat_id(self, repeat: RepeatTable, rows: np.ndarray) -> np.ndarray:
+    def _after_repeat_id(self, repeat: RepeatTable, rows: np.ndarray, position: np.ndarray) -> np.ndarray:
         repeat_id = self.skiptoken.get("repeatId") if self.skiptoken else None
         if repeat_id is None:
             raise ODataProblem(400.35, "Invalid $skiptoken")
-        hits = np.flatnonzero(repeat.ids[rows] == str(repeat_id))
-        if len(hits) == 0:
+        hits = np.flatnonzero(repeat.ids == str(repeat_id).encode())
+        places = position[hits]
+        places = places[places >= 0]
+        if len(places) == 0:
             raise ODataProblem(400.34, "Record associated with the provided $skiptoken not found.")
-        return rows[hits[0] + 1 :]
+        return rows[int(places.min()) + 1 :]
 
     def _next_link(self, token: dict[str, str]) -> str:
         params = [
