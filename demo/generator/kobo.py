@@ -276,7 +276,15 @@ def submissions(world: World, form_id: str):
     uuids, roots = t["_uuid"].tolist(), t["_root_uuid"].tolist()
     edited, deleted, review = t["_edited"].tolist(), t["_deleted"].tolist(), t["_review"].tolist()
     workers = t["worker_id"].tolist()
+    worker_idx = t["_worker"].tolist()
+    supervisors = [s.lower() for s in world.workers["supervisor_id"].tolist()]  # KoBo usernames
     review_at = t["_review_at"].astype("datetime64[s]").astype(np.int64).tolist()
+    main_keys = [key for key, _ in main_cols]
+    main_rows = list(zip(*[col for _, col in main_cols], strict=True))
+    if rep_rows is not None:
+        rep_keys = [key for key, _ in rep_rows[0]]
+        rep_values = list(zip(*[col for _, col in rep_rows[0]], strict=True))
+        bounds = rep_rows[1].tolist()
     for i in np.argsort(t["_id"], kind="stable").tolist():
         if deleted[i]:
             continue
@@ -286,22 +294,12 @@ def submissions(world: World, form_id: str):
             "start": starts[i],
             "end": ends[i],
         }
-        for key, col in main_cols:
-            v = col[i]
-            if v is not None:
-                row[key] = v
-        if rep_rows is not None:
-            cols, bounds = rep_rows
-            items = []
-            for r in range(bounds[i], bounds[i + 1]):
-                item = {}
-                for key, col in cols:
-                    v = col[r]
-                    if v is not None:
-                        item[key] = v
-                items.append(item)
-            if items:
-                row[rep_key] = items
+        row.update({k: v for k, v in zip(main_keys, main_rows[i], strict=True) if v is not None})
+        if rep_rows is not None and bounds[i + 1] > bounds[i]:
+            row[rep_key] = [
+                {k: v for k, v in zip(rep_keys, rep_values[r], strict=True) if v is not None}
+                for r in range(bounds[i], bounds[i + 1])
+            ]
         row["__version__"] = version[i]
         row["meta/instanceID"] = f"uuid:{uuids[i]}"
         row["meta/rootUuid"] = f"uuid:{roots[i]}"
@@ -318,7 +316,7 @@ def submissions(world: World, form_id: str):
             row["_validation_status"] = {
                 "timestamp": review_at[i],
                 "uid": review[i],
-                "by_whom": f"sv{int(workers[i][2:]) % 27 + 1:03d}",
+                "by_whom": supervisors[worker_idx[i]],
                 "color": color,
                 "label": label,
             }
