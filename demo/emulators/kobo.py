@@ -74,6 +74,9 @@ class SubmissionIndex:
         self._results: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self.ids = self._indexed("_id", ids, int, np.int64)
         self.times = self._indexed("_submission_time", times, str, np.str_)
+        fast_ids = self.ids.fast
+        # The generator writes ascending _id (and KPI's default sort is _id): then no sort is needed.
+        self.ids_ascending = fast_ids is not None and bool(np.all(np.diff(fast_ids) > 0))
         self.last_submission_time = max((t for t in times if isinstance(t, str)), default=None)
 
     def _indexed(self, field: str, values: list[Any], kind: type, dtype: Any) -> Column:
@@ -106,7 +109,12 @@ class SubmissionIndex:
         rows = self._results.get(key)
         if rows is None:
             mask = query_mask(query, self.column, self.size)
-            rows = sort_rows(np.flatnonzero(mask), sort or {"_id": 1}, self.column)
+            rows = np.flatnonzero(mask)
+            by_id = list(sort) == ["_id"] and str(sort["_id"]) in ("1", "-1")
+            if self.ids_ascending and (not sort or by_id):
+                rows = rows if not sort or str(sort["_id"]) == "1" else rows[::-1].copy()
+            else:
+                rows = sort_rows(rows, sort or {"_id": 1}, self.column)
             self._results[key] = rows
             while len(self._results) > _RESULT_CACHE:
                 self._results.popitem(last=False)
