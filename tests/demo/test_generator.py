@@ -552,3 +552,56 @@ def test_growth_ground_truth_matches_who_zscores_recomputed_from_the_kobo_file(
             wasted,
         ), (district, month)
     assert sum(r[2] for r in got) == sum(v["children_measured"] for v in truth.values())
+
+
+def test_home_visits_and_immunization_match_the_files(world: Path, truth: dict) -> None:
+    con = duckdb.connect()
+    child = world / "kobo" / "submissions" / f"{CHILD}.jsonl"
+    anc = world / "odk" / "forms" / "1" / "anc_visit" / "Submissions.jsonl"
+    visits = con.execute(f"""
+        with hh as (
+            select "location/district" as district, cast(visit_date as date) as visit_date, worker_id
+            from read_json_auto('{child}', format='newline_delimited')
+            qualify row_number() over (partition by "household/household_id", visit_date
+                                       order by _submission_time, _id) = 1
+        ), anc as (
+            select location.district as district, cast(visit_date as date) as visit_date, worker_id
+            from read_json_auto('{anc}', format='newline_delimited')
+            where __system.deletedAt is null
+            qualify row_number() over (partition by woman_id, visit_date order by __system.submissionDate) = 1
+        )
+        select district, cast(date_trunc('month', visit_date) as date), count(*), count(distinct worker_id)
+        from (select * from hh union all select * from anc) group by all
+    """).fetchall()
+    assert visits
+    for district, month, n, workers in visits:
+        row = truth[(district, str(month))]
+        assert (row["home_visits"], row["active_field_workers"]) == (n, workers)
+    immunization = con.execute(f"""
+        with k as (
+            select s._id, s._submission_time, cast(s.visit_date as date) as visit_date,
+                   s."location/district" as district, c['children/child/child_id'] as child_id,
+                   cast(c['children/child/dob'] as date) as dob,
+                   string_split(coalesce(c['children/child/vaccines'], ''), ' ') as vaccines
+            from (select *, unnest("children/child") as c
+                  from read_json('{child}', format='newline_delimited', columns={{
+                      _id: 'BIGINT', _submission_time: 'VARCHAR', visit_date: 'VARCHAR',
+                      "location/district": 'VARCHAR', "children/child": 'MAP(VARCHAR, VARCHAR)[]'}})) s
+            qualify row_number() over (partition by child_id, visit_date order by _submission_time, _id) = 1
+        ), latest as (
+            select *, (year(visit_date) - year(dob)) * 12 + month(visit_date) - month(dob)
+                      - case when day(visit_date) < day(dob) then 1 else 0 end as months
+            from k
+            qualify row_number() over (partition by child_id, date_trunc('month', visit_date)
+                                       order by visit_date desc) = 1
+        )
+        select district, cast(date_trunc('month', visit_date) as date), count(*),
+            count(*) filter (where list_has_all(vaccines, ['bcg', 'opv1', 'opv2', 'opv3', 'penta1', 'penta2',
+                                                           'penta3', 'mr1']))
+        from latest where months between 12 and 23 group by all
+    """).fetchall()
+    assert immunization
+    for district, month, n, full in immunization:
+        row = truth[(district, str(month))]
+        assert (row["children_12_23_visited"], row["children_12_23_fully_immunized"]) == (n, full)
+    assert sum(r[2] for r in immunization) == sum(v["children_12_23_visited"] for v in truth.values())
