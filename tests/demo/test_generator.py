@@ -435,14 +435,16 @@ def test_scheme_ground_truth_matches_the_odk_file(world: Path) -> None:
         select scheme, location.district, cast(date_trunc('month', cast(applied_date as date)) as date),
             count(*),
             count(*) filter (where status in ('approved', 'benefit_received')),
-            count(*) filter (where benefit_received_date is not null)
+            count(*) filter (where benefit_received_date is not null),
+            median(datediff('day', cast(applied_date as date), cast(benefit_received_date as date)))
         from (select * from read_json_auto('{base}/Submissions.jsonl', format='newline_delimited')
               where __system.deletedAt is null
               qualify row_number() over (partition by application_id order by __system.submissionDate) = 1)
         group by all
     """).fetchall()
     truth = con.execute(f"""
-        select scheme, district_code, month, applications, approvals, benefits_received
+        select scheme, district_code, month, applications, approvals, benefits_received,
+            median_days_to_benefit
         from read_csv('{world}/ground_truth/scheme_applications_monthly.csv', header=true)
     """).fetchall()
     assert sorted(got) == sorted(truth)
