@@ -21,9 +21,11 @@ FLAG_LIMITS = {"waz": (-6.0, 5.0), "haz": (-6.0, 6.0), "whz": (-5.0, 5.0)}
 
 
 def seeds_dir() -> Path:
+    """transform/seeds under $SANGAM_HOME, else under the checkout this package lives in."""
     home = os.environ.get("SANGAM_HOME")
-    base = Path(home) if home else Path(__file__).resolve().parents[2]
-    return base / "transform" / "seeds"
+    if home and (Path(home) / "transform" / "seeds").is_dir():
+        return Path(home) / "transform" / "seeds"
+    return Path(__file__).resolve().parents[2] / "transform" / "seeds"
 
 
 @cache
