@@ -242,11 +242,15 @@ class KoboApp:
             Route("/api/v2/assets/{uid}/data", self.add_slash),
             Route("/_emulator/reload", self.reload, methods=["POST"]),
         ]
-        self.starlette = Starlette(routes=routes)
+        self.starlette = Starlette(routes=routes, exception_handlers={404: self._not_found})
         self.asgi = FaultMiddleware(self.starlette, self.faults, self._fault_body)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)
+
+    @staticmethod
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        return _detail(404, "Not found.")
 
     @staticmethod
     def _fault_body(status: int, fault: Fault) -> dict[str, str]:

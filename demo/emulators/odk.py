@@ -121,22 +121,18 @@ class OdkApp:
             Route("/v1/projects/{project_id:int}/forms/{rest:path}", self.form_resource),
             Route("/_emulator/reload", self.reload, methods=["POST"]),
         ]
-        self.starlette = Starlette(routes=routes)
+        self.starlette = Starlette(
+            routes=routes, exception_handlers={404: self._not_found, 405: self._not_found}
+        )
         self.asgi = FaultMiddleware(self.starlette, self.faults, self._fault_body)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            scope["type"] == "http"
-            and not scope["path"].startswith("/_emulator/")
-            and not self._routable(scope)
-        ):
-            await problem(*NOT_FOUND)(scope, receive, send)
-            return
         await self.asgi(scope, receive, send)
 
-    def _routable(self, scope: dict[str, Any]) -> bool:
-        path = scope["path"]
-        return path.startswith("/v1/")
+    @staticmethod
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        # Central answers unknown routes with its 404.1 problem, not a bare page.
+        return problem(*NOT_FOUND)
 
     @staticmethod
     def _fault_body(status: int, fault: Fault) -> dict[str, Any]:
@@ -296,6 +292,8 @@ class OdkApp:
                 return Response(orjson.dumps(self._form_view(request, form)), media_type="application/json")
             if sub == "fields":
                 return Response(orjson.dumps(form.fields), media_type="application/json")
+            if sub == "submissions":
+                return Response(orjson.dumps(_submission_list(form)), media_type="application/json")
             return problem(*NOT_FOUND)
         except ODataProblem as exc:
             return _problem_of(exc)
@@ -335,6 +333,30 @@ class OdkApp:
         if any(key is not None for _, key in parts):
             return context.single(parts)
         return context.table_page()
+
+
+def _submission_list(form: OdkForm) -> list[dict[str, Any]]:
+    """`GET …/forms/{xmlFormId}/submissions` (docs/api.yaml "Listing all Submissions on a Form"): the
+    submissions' metadata, oldest first, deleted ones left out."""
+    table = form.submissions()
+    rows = np.flatnonzero(~table.deleted)
+    listed = []
+    for row in table.file.parsed(rows):
+        system = row.get("__system") or {}
+        submitter = system.get("submitterId")
+        listed.append(
+            {
+                "instanceId": row.get("__id"),
+                "submitterId": int(submitter) if str(submitter).isdigit() else submitter,
+                "deviceId": system.get("deviceId"),
+                "userAgent": None,
+                "reviewState": system.get("reviewState"),
+                "createdAt": system.get("submissionDate"),
+                "updatedAt": system.get("updatedAt"),
+                "deletedAt": None,
+            }
+        )
+    return listed
 
 
 def _path_part(part: str) -> tuple[str, str | None]:

@@ -174,7 +174,7 @@ def test_asset_detail_has_content_and_unknown_uid_is_404(kobo: httpx.Client) -> 
     asset = kobo.get(f"/api/v2/assets/{UID}/").json()
     assert asset["content"]["translations"] == ["English (en)", "Hindi (hi)"]
     assert asset["content"]["survey"][0]["name"] == "age_years"
-    for path in ("/api/v2/assets/aNope/", "/api/v2/assets/aNope/data/"):
+    for path in ("/api/v2/assets/aNope/", "/api/v2/assets/aNope/data/", "/api/v2/nothing/"):
         missing = kobo.get(path)
         assert missing.status_code == 404 and missing.json() == {"detail": "Not found."}
 

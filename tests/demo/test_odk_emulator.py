@@ -269,6 +269,14 @@ def test_projects_forms_fields_and_xml(odk: httpx.Client) -> None:
     xml = odk.get(f"{BASE}.xml")
     assert xml.headers["content-type"].startswith("application/xml") and xml.text.startswith("<?xml")
     assert odk.get("/v1/projects/7/forms/nope.svc/Submissions").status_code == 404
+    for unknown in ("/v1/nothing", "/v1/projects/7/forms/household/nothing", "/"):
+        missing = odk.get(unknown)
+        assert missing.status_code == 404 and missing.json()["code"] == 404.1
+    listed = odk.get(f"{BASE}/submissions").json()
+    assert [s["instanceId"] for s in listed] == [s["__id"] for s in ALIVE]
+    assert (
+        listed[0]["createdAt"] == ALIVE[0]["__system"]["submissionDate"] and listed[0]["submitterId"] == 100
+    )
 
 
 def test_service_document_and_metadata(odk: httpx.Client) -> None:
@@ -587,6 +595,8 @@ def test_pyodk_lists_projects_and_forms_and_reads_a_table(
         assert {r["__id"] for r in table["value"]} == {r["__id"] for r in alive}
         page = client.submissions.get_table(form_id="delivery", table_name="Submissions.babies.baby", top=5)
         assert len(page["value"]) == 5 and all("__Submissions-id" in r for r in page["value"])
+        listed = client.submissions.list(form_id="delivery")
+        assert {s.instanceId for s in listed} == {r["__id"] for r in alive}
         since = sorted(r["__system"]["submissionDate"] for r in alive)[len(alive) // 2]
         recent = client.submissions.get_table(
             form_id="delivery", filter=f"__system/submissionDate gt {since}"
