@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--pages-per-run", type=int, default=None,
                         help="commit every N pages of a big backlog (default 200)")  # fmt: skip
+    parser.add_argument("--report-json", type=Path, help="also write the load report as JSON here")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress logs, only the summary")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     print(report.summary())
+    if args.report_json:
+        args.report_json.write_text(json.dumps(report.as_dict(), indent=2))
     return 0 if report.ok else 1
 
 

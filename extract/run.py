@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import dlt
@@ -65,6 +65,13 @@ class LoadReport:
     @property
     def failed(self) -> list[SourceResult]:
         return [r for r in self.results if not r.ok]
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "warehouse_path": str(self.warehouse_path),
+            "sources": [asdict(r) for r in self.results],
+        }
 
     def result(self, source: str) -> SourceResult:
         return next(r for r in self.results if r.source == source)
