@@ -183,6 +183,9 @@ def write(world: World, out: Path) -> dict:
         }
     ]
     (base / "projects.json").write_bytes(dumps(projects, indent=True))
+    from sangam.config import load_dotenv_file
+
+    load_dotenv_file()  # the demo account lives in $SANGAM_HOME/.env (make demo writes it)
     users = [
         {
             "email": os.environ.get("SANGAM_ODK_EMAIL") or PLACEHOLDER_EMAIL,
