@@ -22,6 +22,7 @@ from bi_config.bundle import (
     KINDS,
     SERVING_URI_IN_GIT,
     Bundle,
+    dbt_docs,
     desired_bundle,
     differences,
     dump_yaml,
@@ -130,6 +131,27 @@ def apply(
     return report
 
 
+def _drop_dbt_descriptions(data: dict, model: dict | None, before: dict) -> None:
+    """Descriptions that apply copied from the dbt docs stay in dbt: git keeps the bundle's own text."""
+    if not model:
+        return
+    if model["description"] and data.get("description") == model["description"]:
+        data["description"] = before.get("description")
+    old = {c.get("column_name"): c.get("description") for c in before.get("columns", [])}
+    for col in data.get("columns", []):
+        text = model["columns"].get(col.get("column_name"))
+        if text and col.get("description") == text:
+            col["description"] = old.get(col["column_name"])
+
+
+def _keep_order(data: dict, before: dict) -> None:
+    """Superset exports columns and metrics in no fixed order: keep the order of the file in git."""
+    for key, name in (("columns", "column_name"), ("metrics", "metric_name")):
+        if isinstance(data.get(key), list) and isinstance(before.get(key), list):
+            rank = {item.get(name): i for i, item in enumerate(before[key])}
+            data[key].sort(key=lambda item: (rank.get(item.get(name), len(rank)), str(item.get(name))))
+
+
 def export(
     client: SupersetClient, bundle_dir: Path | None = None, *, serving: Path | None = None
 ) -> list[Path]:
@@ -138,6 +160,7 @@ def export(
     root = bundle_dir or DEFAULT_BUNDLE
     existing = Bundle.load(root).by_uuid() if (root / "metadata.yaml").exists() else {}
     live_uri = serving_uri(serving or serving_path())
+    docs = dbt_docs(repo_root() / "transform")
     written = []
     if not (root / "metadata.yaml").exists():
         (root / "metadata.yaml").parent.mkdir(parents=True, exist_ok=True)
@@ -149,11 +172,16 @@ def export(
         kind = path.split("/", 1)[0]
         if kind == "databases" and data.get("sqlalchemy_uri") == live_uri:
             data["sqlalchemy_uri"] = SERVING_URI_IN_GIT  # the path is made absolute again at apply time
+        if kind == "datasets":
+            _drop_dbt_descriptions(
+                data, docs.get(data["table_name"]), existing.get(data["uuid"], (None, {}))[1]
+            )
         if data["uuid"] in existing:
-            rel = existing[data["uuid"]][0]
+            rel, before = existing[data["uuid"]]
+            _keep_order(data, before)
         elif kind == "datasets":
-            rel = f"{path.rsplit('/', 2)[-2]}/{data['table_name']}.yaml"
-            rel = f"datasets/{rel}"
+            _keep_order(data, {})  # a new dataset: columns and metrics by name
+            rel = f"datasets/{path.rsplit('/', 2)[-2]}/{data['table_name']}.yaml"
         else:
             name = data.get("slice_name") or data.get("dashboard_title") or data.get("database_name")
             rel = slug_path(kind, name)

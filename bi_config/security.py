@@ -110,12 +110,16 @@ class _State:
         return {r["id"] for r in rows}
 
 
-def _resolve_permissions(cfg: SecurityConfig, state: _State, name: str, datasets: dict[str, int]) -> set[int]:
+def _resolve_permissions(
+    cfg: SecurityConfig, state: _State, name: str, datasets: dict[str, int], with_data: bool = True
+) -> set[int]:
+    """A role's permission ids: its parents' feature permissions (never their data access), minus
+    `without`, plus its own `data` access."""
     spec = cfg.roles[name]
     ids: set[int] = set()
     for parent in spec.get("like", []):
         if parent in cfg.roles:
-            ids |= _resolve_permissions(cfg, state, parent, datasets)
+            ids |= _resolve_permissions(cfg, state, parent, datasets, with_data=False)
         else:
             ids |= state.role_permissions(parent)
     for perm in spec.get("without", []):
@@ -124,7 +128,7 @@ def _resolve_permissions(cfg: SecurityConfig, state: _State, name: str, datasets
         pvm = state.pvms.get((m.group(1), m.group(2)))
         if pvm is not None:
             ids.discard(pvm)
-    data = spec.get("data")
+    data = spec.get("data") if with_data else None
     db_prefix = f"[{cfg.database}]."
     if data == "all":
         db_perm = [

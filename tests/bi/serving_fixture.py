@@ -113,7 +113,8 @@ def build_serving(path: Path, seed: int = 7) -> Path:
     )
     con.execute(
         f"""create table mart_funder_summary (level varchar, geo_code varchar, state varchar,
-        district varchar, month date, {count_cols}, {pct_cols}, suppressed boolean)"""
+        district varchar, month date, {count_cols}, active_field_workers bigint, target_registrations bigint,
+        {pct_cols}, visits_per_field_worker double, registration_coverage_pct double, suppressed boolean)"""
     )
     con.execute(
         """create table mart_hmis_monthly (state varchar, district varchar, month date,
@@ -171,10 +172,13 @@ def build_serving(path: Path, seed: int = 7) -> Path:
                     + ")",
                     [state_code, state, district_code, district, month, *r.values()],
                 )
-                totals = state_totals.setdefault(month, dict.fromkeys(INDICATOR_COUNTS, 0))
-                for k in INDICATOR_COUNTS:
+                keys = [*INDICATOR_COUNTS, "active_field_workers", "target_registrations"]
+                totals = state_totals.setdefault(month, dict.fromkeys(keys, 0))
+                for k in keys:
                     totals[k] += r[k]
                 funder = {k: (r[k] if r[k] >= 5 else None) for k in INDICATOR_COUNTS}
+                funder["active_field_workers"] = r["active_field_workers"]
+                funder["target_registrations"] = r["target_registrations"]
                 _insert_funder(con, "district", district_code, state, district, month, funder)
                 for scheme in SCHEMES:
                     apps = rng.randint(5, 80)
@@ -249,6 +253,10 @@ def build_serving(path: Path, seed: int = 7) -> Path:
 
 def _insert_funder(con, level, geo_code, state, district, month, counts: dict) -> None:
     row = _with_pcts(dict(counts))
+    row["visits_per_field_worker"] = (
+        None if row["home_visits"] is None else round(row["home_visits"] / row["active_field_workers"], 2)
+    )
+    row["registration_coverage_pct"] = _pct(row["registered_pregnant_women"], row["target_registrations"])
     suppressed = any(v is None for v in counts.values())
     cols = ["level", "geo_code", "state", "district", "month", *row, "suppressed"]
     con.execute(
