@@ -41,7 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kobo, odk = build_apps(args.data)
         sockets = [bind(args.kobo_port), bind(args.odk_port)]
-    except (FileNotFoundError, OSError, ValueError) as exc:
+    except FileNotFoundError as exc:
+        log.error(
+            "cannot start the emulators: %s (write one with `python -m demo generate --out %s`)",
+            exc,
+            args.data,
+        )
+        return 1
+    except (OSError, ValueError) as exc:
         log.error("cannot start the emulators: %s", exc)
         return 1
     kobo_port, odk_port = (s.getsockname()[1] for s in sockets)

@@ -390,3 +390,28 @@ def test_generated_world_pages_through_unchanged(demo_world: Path, emulators) ->
             assert asset["deployment__submission_count"] == len(on_disk) == page["count"]
             assert [s["_id"] for s in served] == sorted(s["_id"] for s in on_disk)
             assert served == sorted(on_disk, key=lambda s: s["_id"])
+
+
+def test_reload_after_evolve_serves_the_next_day(demo_world: Path, tmp_path: Path) -> None:
+    from demo.generator import evolve
+
+    copy = tmp_path / "world"
+    shutil.copytree(demo_world, copy)
+    uid = json.loads(next((copy / "kobo" / "assets").glob("*.json")).read_text())["uid"]
+    path = copy / "kobo" / "submissions" / f"{uid}.jsonl"
+    with (
+        running(copy) as servers,
+        httpx.Client(base_url=servers.kobo_url, headers=_auth(), timeout=30) as client,
+    ):
+        before = client.get(f"/api/v2/assets/{uid}/data/", params={"limit": 1}).json()["count"]
+        assert before == sum(1 for _ in path.open())
+        evolve(copy, seed=43)
+        assert client.post("/_emulator/reload").status_code == 200
+        on_disk = [json.loads(line) for line in path.open()]
+        page = client.get(f"/api/v2/assets/{uid}/data/", params={"limit": 1000}).json()
+        served = list(page["results"])
+        while page["next"]:
+            page = client.get(page["next"]).json()
+            served += page["results"]
+        assert len(on_disk) != before or any(s.get("meta/deprecatedID") for s in on_disk)
+        assert served == sorted(on_disk, key=lambda s: s["_id"])

@@ -604,3 +604,28 @@ def test_pyodk_lists_projects_and_forms_and_reads_a_table(
         assert {r["__id"] for r in recent["value"]} == {
             r["__id"] for r in alive if r["__system"]["submissionDate"] > since
         }
+
+
+def test_reload_after_evolve_shows_new_soft_deletes(demo_world: Path, tmp_path: Path) -> None:
+    from demo.generator import evolve
+
+    copy = tmp_path / "world"
+    shutil.copytree(demo_world, copy)
+    evolve(copy, seed=44)
+    path = copy / "odk" / "forms" / "1" / "anc_visit" / "Submissions.jsonl"
+    with running(copy) as servers:
+        client = httpx.Client(
+            base_url=servers.odk_url, headers={"Authorization": f"Bearer {_login(servers.odk_url)}"}
+        )
+        url = "/v1/projects/1/forms/anc_visit.svc/Submissions"
+        rows = [json.loads(line) for line in path.open()]
+        deleted = {r["__id"] for r in rows if r["__system"]["deletedAt"]}
+        edited = {r["__id"] for r in rows if r["__system"]["updatedAt"] and not r["__system"]["deletedAt"]}
+        assert deleted and edited, "evolve should soft-delete and edit some ODK submissions"
+        served = client.get(url, params={"$filter": "__system/deletedAt ne null"}).json()["value"]
+        assert {r["__id"] for r in served} == deleted
+        alive = client.get(url, params={"$count": "true", "$top": "0"}).json()["@odata.count"]
+        assert alive == len(rows) - len(deleted)
+        changed = client.get(url, params={"$filter": "__system/updatedAt ne null"}).json()["value"]
+        assert {r["__id"] for r in changed} == edited
+        client.close()
