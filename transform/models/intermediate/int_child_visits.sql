@@ -27,6 +27,7 @@ select
     r.weight_kg,
     r.height_cm,
     r.muac_cm,
+    {{ salted_hash('child', 'r.child_id') }}               as beneficiary_key,
     coalesce(r.vaccines_list, string_split(nullif(trim(r.vaccines), ''), ' '), []) as vaccines,
     r.village                                               as village_code,
     g.block_code,

@@ -7,8 +7,10 @@
 with visits as (
     select
         *,
-        cast(round(height_cm, 1) as decimal(4, 1)) as height_lookup_cm,
-        age_months < 24                            as is_length
+        age_months < 24 as is_length,
+        -- one lookup key per table, null for the other: keeps both joins plain equi-joins (hash joins)
+        case when age_months < 24 then cast(round(height_cm, 1) as decimal(4, 1)) end  as length_key_cm,
+        case when age_months >= 24 then cast(round(height_cm, 1) as decimal(4, 1)) end as height_key_cm
     from {{ ref('int_child_visits') }}
     where age_days >= 0
       and age_months < 60
@@ -27,10 +29,8 @@ scored as (
     from visits as v
     left join {{ ref('who_wfa') }} as wfa on wfa.sex = v.sex and wfa.age_days = v.age_days
     left join {{ ref('who_lhfa') }} as hfa on hfa.sex = v.sex and hfa.age_days = v.age_days
-    left join {{ ref('who_wfl') }} as wfl
-        on v.is_length and wfl.sex = v.sex and wfl.length_cm = v.height_lookup_cm
-    left join {{ ref('who_wfh') }} as wfh
-        on not v.is_length and wfh.sex = v.sex and wfh.height_cm = v.height_lookup_cm
+    left join {{ ref('who_wfl') }} as wfl on wfl.sex = v.sex and wfl.length_cm = v.length_key_cm
+    left join {{ ref('who_wfh') }} as wfh on wfh.sex = v.sex and wfh.height_cm = v.height_key_cm
 ),
 
 flagged as (
@@ -45,7 +45,7 @@ flagged as (
 select
     submission_id,
     row_id,
-    {{ salted_hash('child', 'child_id') }}                            as beneficiary_key,
+    beneficiary_key,
     visit_date,
     month,
     sex,

@@ -3,7 +3,7 @@
 select
     submission_id,
     row_id,
-    {{ salted_hash('child', 'child_id') }}                                                    as beneficiary_key,
+    beneficiary_key,
     visit_date,
     month,
     sex,
