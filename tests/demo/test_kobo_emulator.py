@@ -415,3 +415,36 @@ def test_reload_after_evolve_serves_the_next_day(demo_world: Path, tmp_path: Pat
             served += page["results"]
         assert len(on_disk) != before or any(s.get("meta/deprecatedID") for s in on_disk)
         assert served == sorted(on_disk, key=lambda s: s["_id"])
+
+
+def test_serve_command_runs_both_servers_until_interrupted(world: Path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "demo",
+        "serve",
+        "--data",
+        str(world),
+        "--kobo-port",
+        "0",
+        "--odk-port",
+        "0",
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        urls = re.findall(r"http://127\.0\.0\.1:\d+", line)
+        assert len(urls) == 2, line
+        kobo_url, odk_url = urls
+        assert httpx.get(f"{kobo_url}/api/v2/assets/", headers=_auth()).json()["count"] == 2
+        assert httpx.get(f"{odk_url}/v1/projects").status_code == 401
+        assert os.environ["SANGAM_KOBO_TOKEN"] not in line
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
