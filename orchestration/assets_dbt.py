@@ -18,6 +18,7 @@ from sangam.config import SangamConfig
 
 log = logging.getLogger("sangam.orchestration")
 DBT_GROUPS = {"staging", "intermediate", "marts"}
+MANIFEST_TARGET = "target/orchestration"
 
 
 class SangamDbtTranslator(DagsterDbtTranslator):
@@ -42,17 +43,25 @@ def dbt_vars(config: SangamConfig) -> dict:
                      "max_lon": a.max_lon}}  # fmt: skip
 
 
+def parse_manifest(project=None):
+    """`dbt parse` into orchestration's own target folder, so the manifest matches the models on disk
+    (transform/target is shared with the transform step's own runs)."""
+    from transform.dbt_runner import run
+
+    project = project or dbt_project(MANIFEST_TARGET)
+    result = run(["parse"], target_path=project.project_dir / project.target_path)
+    if not result.success or not project.manifest_path.exists():
+        raise RuntimeError(f"dbt parse of transform/ failed: {'; '.join(result.failures)[:1000]}")
+    return project
+
+
 def ensure_manifest():
-    """transform/target/manifest.json, parsing the project when it is missing (a fresh clone)."""
-    project = dbt_project()
+    """The project with a manifest: parsed by `dagster dev` on load, else when missing (a fresh clone)."""
+    project = dbt_project(MANIFEST_TARGET)
     project.prepare_if_dev()
     if not project.manifest_path.exists():
-        from transform.dbt_runner import parse
-
         log.info("no dbt manifest yet: running dbt parse")
-        result = parse()
-        if not result.success or not project.manifest_path.exists():
-            raise RuntimeError(f"dbt parse of transform/ failed: {'; '.join(result.failures)[:1000]}")
+        parse_manifest(project)
     return project
 
 

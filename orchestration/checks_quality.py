@@ -102,7 +102,7 @@ def build_quality_checks(
             stages.append("marts")
         for stage in stages:
             # run_id ties the dq history rows to this Dagster run (publish_serving reads them back).
-            report = run_checks(config.warehouse.path, config, stage=stage, run_id=context.run_id)
+            report = run_checks(config.warehouse.path, config, stage=stage, run_id=context.run.run_id)
             context.log.info(report.summary())
             for r in report.results:
                 owner = _owner(r.table, raw_keys, mart_keys)

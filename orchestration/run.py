@@ -31,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.no_parse:
         # the manifest must match the models on disk (a changed model would otherwise run stale lineage)
-        from transform.dbt_runner import parse
+        from orchestration.assets_dbt import parse_manifest
 
-        parsed = parse()
-        if not parsed.success:
-            print("dbt parse failed: " + "; ".join(parsed.failures), file=sys.stderr)
+        try:
+            parse_manifest()
+        except RuntimeError as exc:
+            print(str(exc), file=sys.stderr)
             return 2
 
     import dagster as dg
