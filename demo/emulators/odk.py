@@ -311,6 +311,7 @@ class OdkApp:
     # -- OData -----------------------------------------------------------------------------------------
 
     def _odata(self, request: Request, form: OdkForm, sub: str | None) -> Response:
+        _check_odata_request(request, "xml" if sub == "$metadata" else "json")
         domain = str(request.base_url).rstrip("/")
         service_root = request.url.path.split(".svc", 1)[0] + ".svc"
         if sub is None or sub == "":
@@ -333,6 +334,55 @@ class OdkApp:
         if any(key is not None for _, key in parts):
             return context.single(parts)
         return context.table_page()
+
+
+ODATA_PARAMETERS = {
+    "$format",
+    "$count",
+    "$skip",
+    "$top",
+    "$filter",
+    "$wkt",
+    "$expand",
+    "$select",
+    "$skiptoken",
+    "$orderby",
+    "$search",
+}
+
+
+_JSON_TYPE = re.compile(r"(^|,)(application/json|json)($|;|,)", re.IGNORECASE)
+_XML_TYPE = re.compile(r"(^|,)(application/(atom(svc)?\+)?xml|atom|xml)($|;|,)", re.IGNORECASE)
+
+
+def _check_odata_request(request: Request, produces: str) -> None:
+    """Central's odataPreprocessor (lib/http/endpoint.js): what an OData endpoint refuses up front."""
+    query = request.query_params
+    wanted = query.get("$format") or request.headers.get("accept", "")
+    asks_json, asks_xml = bool(_JSON_TYPE.search(wanted)), bool(_XML_TYPE.search(wanted))
+    if (asks_json and produces == "xml") or (asks_xml and produces == "json"):
+        allowed = "application/json, json" if produces == "json" else "application/xml, atom"
+        raise ODataProblem(406.1, f"Requested format not acceptable; this resource allows: {allowed}.")
+    max_version = request.headers.get("odata-maxversion")
+    if max_version is not None and (_js_float(max_version) or 0) < 4.0:
+        raise ODataProblem(*NOT_FOUND)
+    for key in query:
+        if key not in ODATA_PARAMETERS:
+            raise ODataProblem(501.1, f"The requested feature {key} is not supported by this server.")
+    expand = query.get("$expand")
+    if expand and expand != "*":
+        raise ODataProblem(
+            501.6,
+            f'The given OData expand expression is not supported by this server: "{expand}". '
+            'Currently, only "$expand=*" is supported.',
+        )
+    if expand and query.get("$select"):
+        raise ODataProblem(501.11, "This server doesn't support $select query parameter with $expand.")
+
+
+def _js_float(text: str) -> float | None:
+    match = re.match(r"\s*([+-]?\d+(?:\.\d+)?)", text)
+    return float(match.group(1)) if match else None
 
 
 def _submission_list(form: OdkForm) -> list[dict[str, Any]]:
@@ -636,7 +686,7 @@ def select_projector(fields: list[dict[str, Any]], select: str, table: str) -> A
         while parent and parent != prefix:
             if by_path.get(parent, {}).get("type") == "repeat":
                 raise ODataProblem(
-                    501.11,
+                    400.24,
                     f"The given OData select property '{prop}' uses features not supported by this server.",
                 )
             parent = parent.rsplit("/", 1)[0]

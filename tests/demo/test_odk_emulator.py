@@ -442,6 +442,23 @@ def test_unsupported_filters_are_refused_with_centrals_problems(
     assert response.status_code == status and response.json()["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("params", "headers", "code"),
+    [
+        ({"foo": "1"}, {}, 501.1),
+        ({"$expand": "kids"}, {}, 501.6),
+        ({"$expand": "*", "$select": "__id"}, {}, 501.11),
+        ({"$format": "xml"}, {}, 406.1),
+        ({}, {"Accept": "application/xml"}, 406.1),
+        ({"$select": "kids/child/name"}, {}, 400.24),
+    ],
+)
+def test_odata_requests_central_refuses(odk: httpx.Client, params: dict, headers: dict, code: float) -> None:
+    response = odk.get(f"{BASE}.svc/Submissions", params=params, headers=headers)
+    assert response.status_code == int(code) and response.json()["code"] == code
+    assert odk.get(f"{BASE}.svc/Submissions", params={"$format": "json"}).status_code == 200
+
+
 def test_orderby(odk: httpx.Client) -> None:
     ascending = _table(odk, **{"$orderby": "__system/submissionDate"})["value"]
     assert ascending == ALIVE
