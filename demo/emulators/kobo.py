@@ -29,6 +29,7 @@ The asset JSON files are served as written, except `url`, `data`, `deployment__s
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import threading
@@ -366,7 +367,7 @@ class KoboApp:
             rows, raw = np.empty(0, dtype=np.int64), []
         else:
             try:
-                rows = index.select(query, sort)
+                rows = index.select(_kpi_safe(query), sort)
             except QueryError:
                 return JSONResponse(["Unsupported query"], 400)
             raw = index.file.read(rows[start : start + limit])
@@ -403,6 +404,21 @@ class KoboApp:
     async def reload(self, request: Request) -> Response:
         self.world.reload()
         return JSONResponse({"reloaded": "kobo", "assets": len(self.world.assets)})
+
+
+def _kpi_safe(value: Any) -> Any:
+    """MongoHelper.to_safe_dict: wherever the key is `_id` and its value is plain, KPI makes it an int."""
+    if isinstance(value, list):
+        return [_kpi_safe(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    safe = {}
+    for key, item in value.items():
+        if key == "_id" and not isinstance(item, dict | list):
+            with contextlib.suppress(TypeError, ValueError):
+                item = int(item)
+        safe[key] = _kpi_safe(item)
+    return safe
 
 
 def _located(request: Request, body: bytes) -> Response:

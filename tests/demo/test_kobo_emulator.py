@@ -254,6 +254,11 @@ QUERIES = [
     ("_id implicit eq", {"_id": 1001}, lambda s: s["_id"] == 1001),
     ("_id $ne", {"_id": {"$ne": 1000}}, lambda s: s["_id"] != 1000),
     ("_id as text matches nothing", {"_id": {"$gt": "600"}}, lambda s: False),
+    (
+        "_id text equality becomes int",
+        {"$or": [{"_id": "640"}, {"_id": 641}]},
+        lambda s: s["_id"] in (640, 641),
+    ),
     ("time $gt", {"_submission_time": {"$gt": _time(700)}}, lambda s: s["_submission_time"] > _time(700)),
     ("time $gte", {"_submission_time": {"$gte": _time(700)}}, lambda s: s["_submission_time"] >= _time(700)),
     (
