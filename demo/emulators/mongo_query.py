@@ -328,8 +328,9 @@ def fields_in(query: Any) -> set[str]:
     return found
 
 
-def _sort_codes(column: Column, rows: np.ndarray) -> np.ndarray:
-    """Integer codes that sort `rows` like MongoDB sorts this field's values."""
+def _sort_codes(column: Column, rows: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Integer codes that sort `rows` like MongoDB sorts this field's values (an array sorts by its
+    smallest element ascending, by its largest descending)."""
     if column.fast is not None:
         values = column.fast[rows]
         if values.dtype.kind in "iu":
@@ -338,7 +339,12 @@ def _sort_codes(column: Column, rows: np.ndarray) -> np.ndarray:
     keyed = []
     for value in (column.values[int(r)] for r in rows):
         if isinstance(value, list):
-            value = min(value, key=lambda e: (_bracket(e), str(e)), default=None)
+            pick = max if descending else min
+            value = pick(
+                value,
+                key=lambda e: (_bracket(e), float(e) if _bracket(e) == 2 else 0.0, str(e)),
+                default=None,
+            )
         bracket = _bracket(value)
         if bracket == 2:
             key: Any = (bracket, float(value), "")
@@ -369,8 +375,9 @@ def sort_rows(rows: np.ndarray, sort: dict[str, Any], columns: ColumnSource) -> 
     for field, direction in sort.items():
         if direction not in (1, -1, "1", "-1"):
             raise QueryError(f"bad sort specification for {field!r}: {direction!r}")
-        codes = _sort_codes(columns(field), rows)
-        keys.append(codes if int(direction) == 1 else -codes)
+        descending = int(direction) == -1
+        codes = _sort_codes(columns(field), rows, descending)
+        keys.append(-codes if descending else codes)
     if not keys:
         return rows
     # np.lexsort sorts by the last key first; ties keep file order, i.e. ascending _id.
