@@ -166,11 +166,13 @@ def apply_day(world: World, seed: int) -> dict:
     candidates = np.array(sorted(latest.values()), dtype=np.int64)
     starts = np.searchsorted(parents, candidates, "left")
     ends = np.searchsorted(parents, candidates, "right")
-    dob_first = np.array(
-        [kids["dob"][order][a:b].min() if b > a else day for a, b in zip(starts, ends, strict=True)]
-    )
-    young = (day - dob_first).astype(np.int64) < 58 * 30  # every child still under five today
-    candidates = candidates[young & (ends > starts)]
+    candidates = candidates[ends > starts]
+    sorted_dob = kids["dob"][order].astype("datetime64[D]").astype(np.int64)
+    first_rows = np.flatnonzero(np.r_[True, parents[1:] != parents[:-1]])
+    oldest_of = np.minimum.reduceat(sorted_dob, first_rows)  # per visit: its oldest child's dob
+    oldest = oldest_of[np.searchsorted(parents[first_rows], candidates)]
+    young = (day.astype(np.int64) - oldest) < 58 * 30  # every child still under five today
+    candidates = candidates[young]
     tpl_c = candidates[pick(rng, len(candidates), counts["child_health"])]
     new = _new_rows(world, "child_health", tpl_c, np.full(len(tpl_c), day), rng)
     ch["_version"][new] = "v2"
