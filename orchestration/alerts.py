@@ -69,6 +69,13 @@ def dagster_url() -> str:
     return os.environ.get("SANGAM_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
+def _root_message(error) -> str:
+    """The user's exception, not Dagster's "Error occurred while executing op" wrapper around it."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
     steps = []
     messages = []
@@ -76,7 +83,7 @@ def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
         steps.append(event.step_key or "?")
         data = event.step_failure_data
         if data and data.error:
-            messages.append(f"{event.step_key}: {data.error.message.strip()}")
+            messages.append(f"{event.step_key}: {_root_message(data.error)}")
     if not messages:
         messages.append(context.failure_event.message or "run failed")
     error = "\n".join(messages)
