@@ -607,3 +607,21 @@ def test_home_visits_and_immunization_match_the_files(world: Path, truth: dict) 
         row = truth[(district, str(month))]
         assert (row["children_12_23_visited"], row["children_12_23_fully_immunized"]) == (n, full)
     assert sum(r[2] for r in immunization) == sum(v["children_12_23_visited"] for v in truth.values())
+
+
+def test_nothing_happens_after_the_world_is_observed(world: Path, facts: dict) -> None:
+    now = facts["observed_at_utc"]
+    today = facts["today"]
+    for uid in (PREG, CHILD):
+        for row in kobo(world, uid):
+            assert row["_submission_time"] < now
+            assert row["end"][:10] < today and row["start"] <= row["end"]
+    for form in ODK_FORMS:
+        for row in odk(world, form):
+            system = row["__system"]
+            stamps = [system["submissionDate"], system["updatedAt"], system["deletedAt"]]
+            assert all(s[:19] < now for s in stamps if s)
+            if system["updatedAt"]:
+                assert system["updatedAt"] > system["submissionDate"]
+            if system["deletedAt"]:
+                assert system["deletedAt"] > system["submissionDate"]
