@@ -73,19 +73,21 @@ class SubmissionIndex:
         self.size = len(self.file)
         self._columns: OrderedDict[str, Column] = OrderedDict()
         self._results: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self.ids = self._indexed("_id", ids, int, np.int64)
-        self.times = self._indexed("_submission_time", times, str, np.str_)
+        self.ids = self._indexed(ids, int)
+        self.times = self._indexed(times, str)
         fast_ids = self.ids.fast
         # The generator writes ascending _id (and KPI's default sort is _id): then no sort is needed.
         self.ids_ascending = fast_ids is not None and bool(np.all(np.diff(fast_ids) > 0))
         self.last_submission_time = max((t for t in times if isinstance(t, str)), default=None)
 
-    def _indexed(self, field: str, values: list[Any], kind: type, dtype: Any) -> Column:
-        uniform = all(type(v) is kind for v in values)
-        column = Column(
-            values=None if uniform else values, fast=np.asarray(values, dtype=dtype) if uniform else None
-        )
-        return column
+    @staticmethod
+    def _indexed(values: list[Any], kind: type) -> Column:
+        """A numpy column when every row has a value of `kind` (text as UTF-8 bytes), else a plain one."""
+        if not values or not all(type(v) is kind for v in values):
+            return Column(values=values)
+        if kind is str:
+            return Column(fast=np.asarray([v.encode() for v in values], dtype=np.bytes_))
+        return Column(fast=np.asarray(values, dtype=np.int64))
 
     def column(self, field: str) -> Column:
         if field == "_id":

@@ -38,7 +38,8 @@ class Column:
     """One field's value for every row, MISSING where the row lacks it."""
 
     def __init__(self, values: Sequence[Any] | None = None, fast: np.ndarray | None = None) -> None:
-        # `fast` is a numpy int64 or str array holding the same values when every row has one of one type.
+        # `fast` is a numpy int64 array, or a UTF-8 bytes array for text, holding the same values when every
+        # row has one of one type (UTF-8 bytes sort like the strings they encode).
         self.fast = fast
         self._values = values
 
@@ -46,7 +47,8 @@ class Column:
     def values(self) -> Sequence[Any]:
         if self._values is None:
             assert self.fast is not None
-            self._values = self.fast.tolist()
+            values = self.fast.tolist()
+            self._values = [v.decode() for v in values] if self.fast.dtype.kind == "S" else values
         return self._values
 
     def __len__(self) -> int:
@@ -258,22 +260,25 @@ def _fast_mask(fast: np.ndarray, condition: Any) -> np.ndarray | None:
     def in_bracket(operand: Any) -> bool:
         return _is_number(operand) if numeric else isinstance(operand, str)
 
+    def native(operand: Any) -> Any:
+        return operand if numeric else operand.encode()
+
     if not _is_operator_document(condition):
         if in_bracket(condition):
-            return fast == condition
+            return fast == native(condition)
         return np.zeros(len(fast), dtype=bool) if not isinstance(condition, list | dict) else None
     mask = np.ones(len(fast), dtype=bool)
     for op, operand in condition.items():
         if op in _COMPARE:
-            mask &= _COMPARE[op](fast, operand) if in_bracket(operand) else False
+            mask &= _COMPARE[op](fast, native(operand)) if in_bracket(operand) else False
         elif op == "$eq":
-            mask &= (fast == operand) if in_bracket(operand) else False
+            mask &= (fast == native(operand)) if in_bracket(operand) else False
         elif op == "$ne":
             if in_bracket(operand):
-                mask &= fast != operand
+                mask &= fast != native(operand)
         elif op in ("$in", "$nin") and isinstance(operand, list):
-            values = [x for x in operand if in_bracket(x)]
-            hit = np.isin(fast, np.asarray(values, dtype=fast.dtype)) if values else np.zeros(len(fast), bool)
+            values = [native(x) for x in operand if in_bracket(x)]
+            hit = np.isin(fast, np.asarray(values)) if values else np.zeros(len(fast), bool)
             mask &= hit if op == "$in" else ~hit
         elif op == "$exists":
             if not operand:
