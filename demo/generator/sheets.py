@@ -81,11 +81,25 @@ def field_workers(world: World) -> bytes:
     header_row = 4
     _header(ws, header_row, cols)
     rng = rng_for(world.seed, 7)
-    on_leave = rng.random(len(w["worker_id"])) < 0.03
-    for i in range(len(w["worker_id"])):
+    n = len(w["worker_id"])
+    on_leave = rng.random(n) < 0.03
+    # Roster mess: two recent joiners not added yet, and one worker listed twice (her old number kept).
+    missing, twice = rng.choice(n, 3, replace=False)[:2], int(rng.integers(0, n))
+    order = [i for i in range(n) if i not in missing]
+    order.insert(order.index(twice) + 1 if twice in order else len(order), twice)
+    world.mess["roster"] = {
+        "missing_worker_ids": sorted(w["worker_id"][missing].tolist()),
+        "listed_twice": w["worker_id"][twice],
+    }
+    seen: set[int] = set()
+    for k, i in enumerate(order):
         block = geo.BLOCK_BY_CODE[w["block"][i]]
         district = geo.DISTRICT_BY_CODE[block.parent]
-        row = header_row + 1 + i
+        row = header_row + 1 + k
+        phone = (
+            w["phone"][i] if i not in seen else str(6_000_000_000 + int(w["phone"][i]) * 7919 % 3_999_999_999)
+        )
+        seen.add(i)
         values = [
             w["worker_id"][i],
             w["worker_name"][i],
@@ -93,7 +107,7 @@ def field_workers(world: World) -> bytes:
             geo.STATE_BY_CODE[district.parent].name_en,
             district.name_en,
             block.name_en,
-            w["phone"][i],
+            phone,
             w["joining_date"][i].astype(object),
             "On leave" if on_leave[i] else "Active",
         ]
@@ -101,7 +115,7 @@ def field_workers(world: World) -> bytes:
             cell = ws.cell(row=row, column=c, value=v)
             if c == 8:
                 cell.number_format = "DD-MMM-YYYY"
-    _trailing_blank_rows(ws, header_row + len(w["worker_id"]), 4, len(cols))
+    _trailing_blank_rows(ws, header_row + len(order), 4, len(cols))
     return deterministic_xlsx_bytes(wb, FIXED_STAMP)
 
 

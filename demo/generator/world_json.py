@@ -140,7 +140,7 @@ def world_dict(world: World) -> dict:
                 "v2_only_fields": ["muac_cm"],
             }
         },
-        "mess": mess,
+        "mess": {**mess, "roster": world.mess.get("roster")},
         "notes": NOTES,
     }
 

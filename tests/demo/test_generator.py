@@ -340,8 +340,13 @@ def test_roster_has_title_rows_merged_cells_and_trailing_blanks(world: Path) -> 
     assert rows[0][0] and rows[2] == (None,) * len(rows[2])
     assert any(str(r) == "A1:I1" for r in ws.merged_cells.ranges)
     data = [r for r in rows[4:] if any(v is not None for v in r)]
-    assert len(data) == 300 and len(rows) > 4 + len(data)
-    assert len({r[0] for r in data}) == 300 and all(re.fullmatch(r"FW\d{4}", r[0]) for r in data)
+    assert len(rows) > 4 + len(data)  # formatted blank rows below the data
+    assert all(re.fullmatch(r"FW\d{4}", r[0]) for r in data)
+    mess = json.loads((world / "ground_truth" / "world.json").read_text())["mess"]["roster"]
+    ids = [r[0] for r in data]
+    assert ids.count(mess["listed_twice"]) == 2
+    assert not set(mess["missing_worker_ids"]) & set(ids)
+    assert len(set(ids)) == 300 - len(mess["missing_worker_ids"])
 
 
 def test_targets_carry_excel_date_serials(world: Path) -> None:
