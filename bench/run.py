@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-STEPS = ["bench.extract", "bench.transform", "bench.quality", "bench.superset"]
+STEPS = ["demo.generator.bench", "bench.extract", "bench.transform", "bench.quality", "bench.superset"]
+STEP_NAMES = {"demo.generator.bench": "generate"}
 REPORTS = Path(__file__).resolve().parent / "reports"
 
 
@@ -41,7 +42,7 @@ class BenchContext:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="submission counts, comma-separated")
-    parser.add_argument("--steps", default=",".join(s.split(".")[-1] for s in STEPS))
+    parser.add_argument("--steps", default=",".join(STEP_NAMES.get(s, s.split(".")[-1]) for s in STEPS))
     parser.add_argument("--workdir", type=Path, default=Path("bench/work"))
     args = parser.parse_args(argv)
     ctx = BenchContext(sizes=[int(s) for s in args.sizes.split(",")], workdir=args.workdir.resolve())
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = set(args.steps.split(","))
     failed = False
     for module_name in STEPS:
-        step = module_name.split(".")[-1]
+        step = STEP_NAMES.get(module_name, module_name.split(".")[-1])
         if step not in wanted:
             continue
         started = time.perf_counter()
