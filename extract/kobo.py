@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
+from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
 from extract.tables import form_metadata, loads_rows, main_table, repeat_table, utcnow
 from sangam.naming import snake_case
@@ -91,6 +92,7 @@ class KoboFlattener:
             if col in taken or col in extras:
                 col = snake_case(key)
             extras[col] = [_text(r.get(key)) for r in rows]
+            self.schema.discovered[(spec.name, col)] = key
         return extras
 
     def _repeat(self, rt: TableSpec, subs: list[dict], ids: list[str], loaded_at, bad) -> pa.Table:
@@ -219,7 +221,8 @@ def _form_rows(
             raise ExtractError(f"{source_name}: asset {uid} ({table}) has no form content")
         schema = schema_from_kobo_asset(source_name, table, asset)
         flat = KoboFlattener(schema)
-        yield from form_metadata(schema, personal_fields)
+        for table_name, column, path in state.get("unknown_fields") or []:
+            schema.discovered[(table_name, column)] = path
 
         counts = {t: 0 for t in schema.tables}
         bad = BadValues()
@@ -234,13 +237,10 @@ def _form_rows(
         query: dict = {"_submission_time": {"$gte": since}} if since else {}
         total = None
         batch: list[dict] = []
+        emitted: set[int] = set()
         complete = False
-        while True:
-            q = dict(query)
-            if last_id is not None:
-                q["_id"] = {"$gt": last_id}
-            page = _data_page(client, uid, page_size, q)
-            results = page.get("results") or []
+        pager = prefetch(_keyset_pages(client, uid, page_size, query, last_id, max_pages))
+        for page, results in pager:
             pages += 1
             if total is None:
                 total = page.get("count")
@@ -251,13 +251,11 @@ def _form_rows(
                 cursor = max(cursor or "", newest) or None
             complete = len(results) < page_size or not page.get("next")
             if len(batch) >= ROWS_PER_BATCH or (complete and batch):
-                yield from _emit(flat, batch, counts, bad)
+                yield from _emit(flat, batch, counts, bad, emitted)
                 batch = []
                 log.info("%s: %d/%s submissions (%d pages)", label, counts[table], total, pages)
-            if complete or (max_pages and pages >= max_pages):
-                break
         if batch:
-            yield from _emit(flat, batch, counts, bad)
+            yield from _emit(flat, batch, counts, bad, emitted)
         # dlt commits this state together with the rows above, so a killed run resumes where the last
         # stored load ended and the merge absorbs anything read twice
         if complete:
@@ -272,9 +270,12 @@ def _form_rows(
             if last is None:  # the first full load has every id already
                 state["reconciled_at"] = utcnow().isoformat()
             elif _hours_since(last) >= reconcile_every_h:
-                yield from _reconcile(client, uid, schema, flat, counts, bad, page_size, label)
+                yield from _reconcile(client, uid, schema, flat, counts, bad, page_size, label, emitted)
                 state["reconciled_at"] = utcnow().isoformat()
 
+    # after the rows, so fields found only in the data (older versions) are listed too
+    state["unknown_fields"] = [[t, c, p] for (t, c), p in sorted(schema.discovered.items())]
+    yield from form_metadata(schema, personal_fields)
     if bad:
         for (tbl, col), k in sorted(bad.items()):
             log.warning("%s: %d value(s) of %s.%s did not match the form's type and were stored as null",
@@ -291,6 +292,23 @@ def _form_rows(
             for t in schema.tables
         ]
     )  # fmt: skip
+
+
+def _keyset_pages(client: HttpClient, uid: str, page_size: int, query: dict, last_id, max_pages: int | None):
+    """Pages in `_id` order, each asking for ids after the last one seen (stable under inserts, deletes)."""
+    pages = 0
+    while True:
+        q = dict(query)
+        if last_id is not None:
+            q["_id"] = {"$gt": last_id}
+        page = _data_page(client, uid, page_size, q)
+        results = page.get("results") or []
+        pages += 1
+        yield page, results
+        if results:
+            last_id = results[-1]["_id"]
+        if len(results) < page_size or not page.get("next") or (max_pages and pages >= max_pages):
+            return
 
 
 def _minus_minutes(kobo_time: str, minutes: float) -> str:
@@ -316,7 +334,15 @@ def _data_page(
     return page
 
 
-def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues) -> Iterator:
+def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues,
+          emitted: set[int] | None = None) -> Iterator:  # fmt: skip
+    """Typed tables of a batch; `emitted` collects the ids so one load never carries a submission twice
+    (repeat tables merge per parent without a row key)."""
+    if emitted is not None:
+        subs = [s for s in subs if s["_id"] not in emitted]
+        emitted.update(s["_id"] for s in subs)
+        if not subs:
+            return
     loaded_at = utcnow()
     tables = flat.tables(subs, loaded_at, bad)
     main = flat.schema.form
@@ -331,7 +357,7 @@ def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues) -
 
 
 def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlattener, counts: dict,
-               bad: BadValues, page_size: int, label: str) -> Iterator:  # fmt: skip
+               bad: BadValues, page_size: int, label: str, emitted: set[int]) -> Iterator:  # fmt: skip
     """Compare every server `_id`/`_uuid` with the warehouse: mark vanished ids deleted, re-fetch edits."""
     stored = _stored_ids(schema.form)
     if stored is None:
@@ -367,7 +393,7 @@ def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlatt
         }
         page = client.get_json(f"/api/v2/assets/{uid}/data/", params=params)
         if page.get("results"):
-            yield from _emit(flat, page["results"], counts, bad)
+            yield from _emit(flat, page["results"], counts, bad, emitted)
 
 
 def _stored_ids(table: str) -> dict[str, str | None] | None:

@@ -127,6 +127,7 @@ class OdkFlattener:
             if col in taken or col in extras:
                 col = snake_case(key)
             extras[col] = [r.get(key) for r in flat]
+            self.schema.discovered[(spec.name, col)] = key
         return extras
 
     def main(self, rows: list[dict], loaded_at: datetime, bad: BadValues) -> pa.Table:
@@ -262,7 +263,8 @@ def _form_rows(
         xform = parse_xform(xml) if xml else None
         schema = schema_from_odk(source_name, table, fields, xform, version=(meta or {}).get("version"))
         flat = OdkFlattener(schema)
-        yield from form_metadata(schema, personal_fields)
+        for table_name, column, path in state.get("unknown_fields") or []:
+            schema.discovered[(table_name, column)] = path
         counts = {t: 0 for t in schema.tables}
         bad = BadValues()
         pages = 0
@@ -334,6 +336,8 @@ def _form_rows(
 
         state["changed_since"] = new_cursor
         state["deleted_since"] = new_del
+        state["unknown_fields"] = [[t, c, p] for (t, c), p in sorted(schema.discovered.items())]
+        yield from form_metadata(schema, personal_fields)
     finally:
         client.close()
 

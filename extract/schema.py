@@ -112,6 +112,9 @@ class FormSchema:
     tables: dict[str, TableSpec]  # main table first, then repeats in form order
     choices: list[ChoiceSpec] = field(default_factory=list)
     default_lang: str = "en"
+    # answers the definition does not know (older form versions, server-side additions): (table, column) →
+    # data path; listed in form_fields as text so staging keeps them after a form drops a question
+    discovered: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def main(self) -> TableSpec:
@@ -145,6 +148,19 @@ class FormSchema:
                         "is_personal": f.name in personal or f.column in personal,
                     }
                 )
+        known = {(r["table_name"], r["column_name"]) for r in rows}
+        for (table, column), path in sorted(self.discovered.items()):
+            if (table, column) in known:
+                continue
+            name = path.rsplit("/", 1)[-1]
+            rows.append(
+                {
+                    "source": self.source, "form": self.form, "form_version": None, "path": path,
+                    "name": name, "column_name": column, "table_name": table, "type": "text",
+                    "list_name": None, "required": False, "label": None, "labels": "{}",
+                    "is_personal": name in personal or column in personal,
+                }
+            )  # fmt: skip
         return rows
 
     def choices_rows(self) -> list[dict]:

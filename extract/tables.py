@@ -54,6 +54,10 @@ def not_null(table: pa.Table, *columns: str) -> pa.Table:
     return table.cast(schema)
 
 
+def _with(hints: dict[str, dict], column: str, **extra) -> dict[str, dict]:
+    return {**hints, column: {**hints.get(column, {}), **extra}}
+
+
 def main_table(table: pa.Table, name: str):
     """A form's main table: upsert on the submission id."""
     table = not_null(table, "submission_id")
@@ -77,7 +81,8 @@ def repeat_table(table: pa.Table, name: str):
         dlt.mark.make_hints(
             table_name=name,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            primary_key="row_id",
+            # merge_key only: a primary key too makes dlt join staging with `row_id = … OR submission_id = …`,
+            # a nested loop (24 s for 47k rows); the sources never emit a submission twice in one load
             merge_key="submission_id",
             columns={**column_hints(table), TOMBSTONE: {"data_type": "bool", "hard_delete": True}},
         ),

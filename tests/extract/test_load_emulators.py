@@ -116,3 +116,25 @@ def test_rerun_is_idempotent_and_recorded(loaded, emulators, demo_world: Path, m
     assert all(r[3] == "ok" for r in loads) and all(r[4] for r in loads)
     summary = second.summary()
     assert "kobo" in summary and "OK" in summary
+
+
+def test_schema_drift_old_version_fields_are_kept_and_listed(loaded, demo_world: Path) -> None:
+    """child_health v2 dropped `oedema` and added `muac_cm`: v1 answers stay, typed as text, and form_fields
+    lists the column so staging keeps it."""
+    config, _ = loaded
+    wh = config.warehouse.path
+    subs = _jsonl(demo_world / "kobo" / "submissions" / f"{KOBO_ASSET_UIDS['child_health']}.jsonl")
+    v1 = [
+        c["children/child/oedema"]
+        for s in subs
+        for c in s.get("children/child") or []
+        if "children/child/oedema" in c
+    ]
+    assert v1, "the demo world should hold v1 submissions"
+    got = _q(wh, "select count(oedema), count(muac_cm) from raw_kobo.child_health__child")[0]
+    assert got[0] == len(v1) and got[1] > 0
+    fields = _q(wh, "select type, path, form_version from raw_kobo.form_fields "
+                    "where table_name = 'child_health__child' and column_name = 'oedema'")  # fmt: skip
+    assert fields == [("text", "children/child/oedema", None)]
+    versions = dict(_q(wh, "select form_version, count(*) from raw_kobo.child_health group by 1"))
+    assert len(versions) == 2
