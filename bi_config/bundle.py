@@ -22,6 +22,13 @@ log = logging.getLogger("sangam.bi")
 ASSETS = Path(__file__).resolve().parent / "assets"
 SERVING_URI_IN_GIT = "duckdb:///warehouse/serving.duckdb"
 KINDS = ("databases", "datasets", "charts", "dashboards")
+FRONTEND_MAINTAINED = (
+    "chart_configuration",
+    "global_chart_configuration",
+    "color_scheme_domain",
+    "shared_label_colors",
+    "map_label_colors",
+)
 
 
 def dump_yaml(data: Any) -> str:
@@ -144,9 +151,10 @@ def _normalize_dashboard(data: dict) -> dict:
     metadata = data.get("metadata") or {}
     for native in metadata.get("native_filter_configuration", []):
         native.pop("chartsInScope", None)  # ids of this instance; recomputed from the scope
-    # Cross-filter scoping is keyed by chart ids of one instance: never portable.
-    metadata.pop("chart_configuration", None)
-    metadata.pop("global_chart_configuration", None)
+    # Cross-filter scoping is keyed by chart ids of one instance: never portable. Label colours are
+    # rewritten by the browser whenever someone opens the dashboard: derived from color_scheme, not config.
+    for key in FRONTEND_MAINTAINED:
+        metadata.pop(key, None)
     return data
 
 
