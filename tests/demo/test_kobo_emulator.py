@@ -398,8 +398,6 @@ def test_generated_world_pages_through_unchanged(demo_world: Path, emulators) ->
 
 
 def test_reload_after_evolve_serves_the_next_day(demo_world: Path, tmp_path: Path) -> None:
-    from demo.generator import evolve
-
     copy = tmp_path / "world"
     shutil.copytree(demo_world, copy)
     uid = json.loads(next((copy / "kobo" / "assets").glob("*.json")).read_text())["uid"]
@@ -410,7 +408,7 @@ def test_reload_after_evolve_serves_the_next_day(demo_world: Path, tmp_path: Pat
     ):
         before = client.get(f"/api/v2/assets/{uid}/data/", params={"limit": 1}).json()["count"]
         assert before == sum(1 for _ in path.open())
-        evolve(copy, seed=43)
+        _evolve(copy, seed=43)
         assert client.post("/_emulator/reload").status_code == 200
         on_disk = [json.loads(line) for line in path.open()]
         page = client.get(f"/api/v2/assets/{uid}/data/", params={"limit": 1000}).json()
@@ -501,3 +499,12 @@ def test_sort_orders_types_like_mongodb(tmp_path: Path) -> None:
     assert ordered == [3, 99, 6, 5, 2, 4, 1, 7]
     # ... and by its largest descending
     assert [rows[r]["_id"] for r in index.select({}, {"v": -1})] == [7, 1, 4, 2, 6, 5, 3, 99]
+
+
+def _evolve(world: Path, seed: int) -> None:
+    """The generator's "next day", through its command (`python -m demo evolve`)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "demo", "evolve", "--data", str(world), "--seed", str(seed)]
+    subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).parents[2], timeout=300)

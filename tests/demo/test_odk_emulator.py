@@ -624,11 +624,9 @@ def test_pyodk_lists_projects_and_forms_and_reads_a_table(
 
 
 def test_reload_after_evolve_shows_new_soft_deletes(demo_world: Path, tmp_path: Path) -> None:
-    from demo.generator import evolve
-
     copy = tmp_path / "world"
     shutil.copytree(demo_world, copy)
-    evolve(copy, seed=44)
+    _evolve(copy, seed=44)
     path = copy / "odk" / "forms" / "1" / "anc_visit" / "Submissions.jsonl"
     with running(copy) as servers:
         client = httpx.Client(
@@ -646,3 +644,12 @@ def test_reload_after_evolve_shows_new_soft_deletes(demo_world: Path, tmp_path: 
         changed = client.get(url, params={"$filter": "__system/updatedAt ne null"}).json()["value"]
         assert {r["__id"] for r in changed} == edited
         client.close()
+
+
+def _evolve(world: Path, seed: int) -> None:
+    """The generator's "next day", through its command (`python -m demo evolve`)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "demo", "evolve", "--data", str(world), "--seed", str(seed)]
+    subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).parents[2], timeout=300)
