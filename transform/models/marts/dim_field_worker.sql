@@ -42,6 +42,7 @@ select
     coalesce(d.district_code, g.district_code)                           as district_code,
     coalesce(b.block_code, g.block_code)                                 as block_code,
     r.worker_id is not null                                              as on_roster,
+    r.roster_status,
     a.first_submitted_at,
     a.last_submitted_at,
     coalesce(a.submissions, 0)                                           as submissions,

@@ -1,4 +1,5 @@
 -- The roster: one row per worker_id (a worker listed twice keeps the row of the latest load, then the last row).
+{%- set present = relation_columns(source('raw_sheets', 'field_workers')) %}
 select
     trim(cast(worker_id as varchar))     as worker_id,
     trim(cast(worker_name as varchar))   as worker_name,
@@ -6,6 +7,7 @@ select
     trim(cast(state as varchar))         as state,
     trim(cast(district as varchar))      as district,
     trim(cast(block as varchar))         as block,
+    {{ "trim(cast(status as varchar))" if 'status' in present else "cast(null as varchar)" }} as roster_status,
     _source_file,
     _source_row
 from {{ source('raw_sheets', 'field_workers') }}
