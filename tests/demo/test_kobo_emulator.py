@@ -508,3 +508,17 @@ def _evolve(world: Path, seed: int) -> None:
 
     command = [sys.executable, "-m", "demo", "evolve", "--data", str(world), "--seed", str(seed)]
     subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).parents[2], timeout=300)
+
+
+def test_wait_returns_once_servers_answer_and_gives_up_when_the_process_died(world: Path) -> None:
+    import subprocess
+    import sys
+
+    from demo.emulators.wait import wait_for
+
+    with running(world) as servers:
+        assert wait_for([servers.kobo_url, servers.odk_url], timeout=10) == []
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    assert wait_for([servers.kobo_url], timeout=30, pid=int(dead.stdout)) == [servers.kobo_url]
