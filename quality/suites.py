@@ -170,6 +170,8 @@ def list_tables(con: duckdb.DuckDBPyConnection, schema_like: str) -> list[Table]
     ).fetchall()
     tables: dict[tuple[str, str], dict[str, str]] = {}
     for schema, name, column, dtype in rows:
+        if schema.endswith("_staging") and schema != "staging":  # dlt's merge staging copy of a raw dataset
+            continue
         tables.setdefault((schema, name), {})[column] = dtype
     return [Table(s, n, cols) for (s, n), cols in tables.items()]
 
