@@ -19,6 +19,14 @@ import orjson
 _CHUNK = 1 << 20
 
 
+def read_json(path: Path) -> Any:
+    """One JSON file of a world; a broken one is an error naming the file."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+
+
 class JsonlFile:
     """Line offsets of one JSONL file; `scan` parses every row once to build column indexes."""
 

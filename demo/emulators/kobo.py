@@ -46,7 +46,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from demo.emulators.faults import Fault, FaultInjector, FaultMiddleware
-from demo.emulators.jsonl import JsonlFile
+from demo.emulators.jsonl import JsonlFile, read_json
 from demo.emulators.mongo_query import MISSING, Column, QueryError, lookup, query_mask, sort_rows
 
 # The generator writes asset and attachment URLs for the default address; answers use the real one.
@@ -146,7 +146,7 @@ class KoboWorld:
         assets: dict[str, dict[str, Any]] = {}
         folder = self.root / "assets"
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            asset = orjson.loads(path.read_bytes())
+            asset = read_json(path)
             assets[str(asset.get("uid") or path.stem)] = asset
         with self._lock:
             self.assets = assets

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
-from demo.emulators.jsonl import JsonlFile
+from demo.emulators.jsonl import JsonlFile, read_json
 from demo.emulators.odata_filter import TIMESTAMP_FIELDS, SystemColumns, timestamp_micros
 
 
@@ -131,11 +130,9 @@ class OdkForm:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.form: dict[str, Any] = orjson.loads((folder / "form.json").read_bytes())
+        self.form: dict[str, Any] = read_json(folder / "form.json")
         fields_path = folder / "fields.json"
-        self.fields: list[dict[str, Any]] = (
-            orjson.loads(fields_path.read_bytes()) if fields_path.is_file() else []
-        )
+        self.fields: list[dict[str, Any]] = read_json(fields_path) if fields_path.is_file() else []
         self.xml_form_id = str(self.form.get("xmlFormId") or folder.name)
         self._lock = threading.RLock()
         self._tables: dict[str, Any] = {}
@@ -212,7 +209,7 @@ class OdkWorld:
 
     def reload(self) -> None:
         projects_path = self.root / "projects.json"
-        projects = orjson.loads(projects_path.read_bytes()) if projects_path.is_file() else []
+        projects = read_json(projects_path) if projects_path.is_file() else []
         forms: dict[int, dict[str, OdkForm]] = {}
         forms_root = self.root / "forms"
         for project_dir in sorted(forms_root.iterdir()) if forms_root.is_dir() else []:
@@ -225,7 +222,7 @@ class OdkWorld:
         known = {p.get("id") for p in projects}
         projects += [{"id": pid, "name": f"Project {pid}"} for pid in forms if pid not in known]
         users_path = self.root / "users.json"
-        users = orjson.loads(users_path.read_bytes()) if users_path.is_file() else []
+        users = read_json(users_path) if users_path.is_file() else []
         with self._lock:
             self.projects, self.forms, self.users = projects, forms, users
 

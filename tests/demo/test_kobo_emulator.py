@@ -522,3 +522,18 @@ def test_wait_returns_once_servers_answer_and_gives_up_when_the_process_died(wor
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     assert wait_for([servers.kobo_url], timeout=30, pid=int(dead.stdout)) == [servers.kobo_url]
+
+
+def test_a_broken_world_file_is_named(world: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "world"
+    shutil.copytree(world, copy)
+    (copy / "kobo" / "assets" / f"{BLOCK_UID}.json").write_text("{not json")
+    with pytest.raises(ValueError, match=f"{BLOCK_UID}.json: not valid JSON"), running(copy):
+        pass
+    (copy / "kobo" / "assets" / f"{BLOCK_UID}.json").unlink()
+    with open(copy / "kobo" / "submissions" / f"{UID}.jsonl", "a") as out:
+        out.write('{"_id": 1\n')
+    from demo.emulators.kobo import SubmissionIndex
+
+    with pytest.raises(ValueError, match=rf"{UID}.jsonl: line {ROWS + 1} is not valid JSON"):
+        SubmissionIndex(copy / "kobo" / "submissions" / f"{UID}.jsonl")
