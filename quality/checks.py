@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -103,13 +104,19 @@ def gx() -> Any:
     return _gx_module
 
 
-def _context() -> Any:
+def _context(docs_dir: Path | None) -> Any:
+    """An ephemeral GX context, or a file context under `docs_dir` that keeps suites, validation results and
+    the Data Docs site built from them."""
     module = gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     if logging.getLogger("great_expectations").level == logging.NOTSET:
         logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines are internals
-    context = module.get_context(mode="ephemeral")
+    if docs_dir is None:
+        context = module.get_context(mode="ephemeral")
+    else:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        context = module.get_context(mode="file", project_root_dir=str(docs_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
@@ -162,23 +169,52 @@ def _bounds(check: Check) -> str:
     return f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
 
 
-def _validate_frame(context: Any, key: str, df: pd.DataFrame, checks: list[Check]) -> list[dict[str, Any]]:
+def _gx_name(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", key).strip("_")
+
+
+def _validate_frame(
+    context: Any, key: str, df: pd.DataFrame, checks: list[Check], run_name: str | None
+) -> list[dict[str, Any]]:
     """Validate one DataFrame against the expectations of its checks; GX results in the checks' order."""
-    expectations = gx().expectations
-    name = f"f{uuid.uuid4().hex[:12]}"
-    batch_definition = (
-        context.data_sources.add_pandas(name)
-        .add_dataframe_asset(name)
-        .add_batch_definition_whole_dataframe(name)
-    )
-    suite = context.suites.add(gx().ExpectationSuite(name=name, meta={"frame": key}))
+    module = gx()
+    name = _gx_name(key)
+    try:
+        source = context.data_sources.get("sangam")
+    except (KeyError, LookupError, ValueError):
+        source = context.data_sources.add_pandas("sangam")
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    try:
+        batch_definition = asset.get_batch_definition(name)
+    except KeyError:
+        batch_definition = asset.add_batch_definition_whole_dataframe(name)
+    suite = module.ExpectationSuite(name=name, meta={"frame": key})
     for i, check in enumerate(checks):
-        suite.add_expectation(
-            getattr(expectations, check.expectation)(**check.kwargs, meta={"i": i, "check": check.name})
+        severity = "blocking" if check.blocking else "warning"
+        expectation = getattr(module.expectations, check.expectation)(
+            **check.kwargs, meta={"i": i, "check": check.name, "table": check.table, "severity": severity}
         )
-    validation = batch_definition.get_batch(batch_parameters={"dataframe": df}).validate(
-        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 20}
-    )
+        expectation.notes = f"{severity}: {check.name} on {check.table}"
+        suite.add_expectation(expectation)
+    suite = context.suites.add_or_update(suite)
+    result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 20}
+    if run_name is not None:  # through a ValidationDefinition, so the result is stored for Data Docs
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        definition = context.validation_definitions.add_or_update(
+            module.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        )
+        validation = definition.run(
+            batch_parameters={"dataframe": df},
+            result_format=result_format,
+            run_id=RunIdentifier(run_name=run_name),
+        )
+    else:
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        validation = batch.validate(suite, result_format=result_format)
     by_index: dict[int, dict[str, Any]] = {}
     for r in validation.results:
         outcome = dict(r.result)
@@ -207,21 +243,27 @@ def _failing_sample(
     return [scrub_record(r, personal) for r in rows]
 
 
-def _execute(con: duckdb.DuckDBPyConnection, plan: Plan) -> list[CheckResult]:
-    context = _context()
+def _execute(
+    con: duckdb.DuckDBPyConnection, plan: Plan, docs_dir: Path | None, run_name: str
+) -> list[CheckResult]:
+    context = _context(docs_dir)
     by_frame: dict[str, list[Check]] = {}
     for check in plan.checks:
         by_frame.setdefault(check.frame, []).append(check)
     results: list[CheckResult] = []
     for key, checks in by_frame.items():
         frame = _frame(con, plan.frames[key])
-        for check, outcome in zip(checks, _validate_frame(context, key, frame, checks), strict=True):
+        for check, outcome in zip(
+            checks, _validate_frame(context, key, frame, checks, run_name if docs_dir else None), strict=True
+        ):
             passed = outcome["success"]
             observed = outcome.get("exception") or _observed(check, frame, outcome)
             sample = [] if passed else _failing_sample(con, check, frame, outcome, plan.personal_columns)
             results.append(
                 CheckResult(check.name, check.table, check.blocking, passed, observed, sample, check.kind)
             )
+    if docs_dir is not None:
+        context.build_data_docs()
     return results
 
 
@@ -245,17 +287,25 @@ def append_history(con: duckdb.DuckDBPyConnection, report: CheckReport) -> None:
 
 
 def run_checks(
-    warehouse_path: str | Path, config: Any = None, stage: str = "raw", *, run_id: str | None = None
+    warehouse_path: str | Path,
+    config: Any = None,
+    stage: str = "raw",
+    *,
+    run_id: str | None = None,
+    docs_dir: Path | None = None,
 ) -> CheckReport:
     """Run every check of `stage` ("raw" or "marts") on the warehouse and append the results to
     dq.check_results. The raw stage also replaces dq.submission_flags, which dbt's mart_field_worker_weekly
-    joins: run it after extract and before dbt."""
+    joins: run it after extract and before dbt. With `docs_dir` (e.g. quality.docs.DOCS_DIR), the GX results
+    are also stored in a GX file context there and its Data Docs rebuilt."""
     settings = load_settings(config)
     started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     with duckdb.connect(str(warehouse_path)) as con:
         plan = build_plan(con, stage, settings, now)
-        report = CheckReport(run_id or uuid.uuid4().hex, stage, now, _execute(con, plan))
+        run_id = run_id or uuid.uuid4().hex
+        results = _execute(con, plan, docs_dir, f"{stage}-{run_id}")
+        report = CheckReport(run_id, stage, now, results)
         if stage == "raw":
             write_submission_flags(con, plan, now)
         append_history(con, report)
