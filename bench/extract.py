@@ -59,8 +59,9 @@ def _config(kobo_url: str, odk_url: str, world: Path, warehouse: Path, child_onl
 def _extract_subprocess(cfg_path: Path, warehouse: Path, env: dict, sources: list[str] | None = None) -> dict:
     """Run `python -m extract` and return its wall time and the kernel's peak RSS of the process."""
     report_path = cfg_path.with_suffix(".report.json")
+    pipelines = warehouse.with_name(warehouse.stem + "_dlt")  # one dlt working dir per warehouse
     args = [sys.executable, "-m", "extract", "--config", str(cfg_path), "--warehouse", str(warehouse),
-            "--report-json", str(report_path)]  # fmt: skip
+            "--pipelines-dir", str(pipelines), "--report-json", str(report_path)]  # fmt: skip
     for s in sources or []:
         args += ["--source", s]
     started = time.perf_counter()
@@ -135,7 +136,11 @@ def bench_size(ctx, size: int) -> dict:
         generate(world, submissions=size, seed=42)
     generate_s = round(time.perf_counter() - t0, 1)
     warehouse = ctx.warehouse_path(size)
-    for stale in (warehouse, warehouse.with_suffix(".duckdb.wal"), warehouse.parent / "dlt_pipelines"):
+    for stale in (
+        warehouse,
+        warehouse.with_suffix(".duckdb.wal"),
+        warehouse.with_name(warehouse.stem + "_dlt"),
+    ):
         if stale.is_dir():
             shutil.rmtree(stale)
         elif stale.exists():

@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", action="append", help="load only this source (repeatable)")
     parser.add_argument("--config", type=Path, help="sources.yaml (default $SANGAM_SOURCES or $SANGAM_HOME)")
     parser.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse.path)")
+    parser.add_argument("--pipelines-dir", type=Path, help="dlt working dir (default next to the warehouse)")
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--pages-per-run", type=int, default=None,
                         help="commit every N pages of a big backlog (default 200)")  # fmt: skip
@@ -39,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         kwargs = {"pages_per_run": args.pages_per_run} if args.pages_per_run else {}
-        report = load_sources(config, only=args.source, warehouse_path=args.warehouse, **kwargs)
+        report = load_sources(
+            config,
+            only=args.source,
+            warehouse_path=args.warehouse,
+            pipelines_dir=args.pipelines_dir,
+            **kwargs,
+        )
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

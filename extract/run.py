@@ -26,6 +26,7 @@ from sangam.config import (
     SangamConfig,
     Source,
     SpreadsheetSource,
+    WarehouseConfig,
     secret,
 )
 
@@ -185,7 +186,10 @@ def build_pipeline(
         warehouse_path = config.warehouse.path
     warehouse_path = Path(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    pipelines_dir = Path(pipelines_dir) if pipelines_dir else warehouse_path.parent / "dlt_pipelines"
+    if not pipelines_dir:
+        # one working dir per warehouse file: two warehouses side by side never share cursors
+        pipelines_dir = WarehouseConfig(warehouse_path, warehouse_path, warehouse_path).dlt_pipelines_dir
+    pipelines_dir = Path(pipelines_dir)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"sangam_{source_cfg.name}",

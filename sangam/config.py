@@ -39,8 +39,8 @@ class WarehouseConfig:
 
     @property
     def dlt_pipelines_dir(self) -> Path:
-        """Where dlt keeps each pipeline's working state (cursors, pending packages)."""
-        return self.path.parent / "dlt_pipelines"
+        """dlt's working state (cursors, pending packages) of the pipelines loading this warehouse file."""
+        return self.path.parent / "dlt_pipelines" / self.path.stem
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def write(home: Path, doc: dict) -> Path:
 def test_default_sources_yaml_loads_typed(isolated_home: Path, base: dict) -> None:
     cfg = load_config(write(isolated_home, base))
     assert cfg.warehouse.path == isolated_home / "warehouse/warehouse.duckdb"
-    assert cfg.warehouse.dlt_pipelines_dir == isolated_home / "warehouse/dlt_pipelines"
+    assert cfg.warehouse.dlt_pipelines_dir == isolated_home / "warehouse/dlt_pipelines/warehouse"
     assert cfg.source_names == ["kobo", "odk", "sheets"]
     kobo, odk, sheets = cfg.sources
     assert isinstance(kobo, KoboSource) and kobo.dataset == "raw_kobo" and kobo.page_size == 1000
