@@ -72,6 +72,6 @@ def generate(out_dir: Path, submissions: int, seed: int = 42) -> dict:
 
 
 def evolve(data_dir: Path, seed: int) -> dict:
-    from demo.generator.evolve import evolve as _evolve
+    from demo.generator.next_day import evolve as _evolve
 
     return _evolve(Path(data_dir), int(seed))
