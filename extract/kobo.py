@@ -351,8 +351,7 @@ def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues,
             counts[name] += tbl.num_rows
             yield main_table(tbl, name)
         else:
-            real = tbl.num_rows - sum(1 for v in tbl.column(TOMBSTONE).to_pylist() if v)
-            counts[name] += real
+            counts[name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, name)
 
 

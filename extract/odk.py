@@ -328,10 +328,7 @@ def _form_rows(
                 pages += 1
                 rows.extend(page)
             tbl = flat.repeat(spec, rows, roots, changed, utcnow(), bad)
-            counts[spec.name] += tbl.num_rows - len(
-                changed - {r for r in tbl.column("submission_id").to_pylist()}
-            )
-            counts[spec.name] = max(0, counts[spec.name])
+            counts[spec.name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, spec.name)
 
         state["changed_since"] = new_cursor

@@ -56,6 +56,9 @@ def test_kobo_fault_is_retried(fault, emulators, demo_world, make_config, clear_
     assert len(retries) >= 2
     if fault["fault"] == "429":
         assert "HTTP 429" in retries[0].getMessage()
+        # Retry-After (1 s) wins over the much shorter backoff
+        waits = [float(r.getMessage().rsplit(" in ", 1)[1].rstrip("s")) for r in retries]
+        assert min(waits) >= 1.0
     wh = config.warehouse.path
     assert _count(wh, "raw_kobo.child_health") == _count(
         wh, "(select distinct submission_id from raw_kobo.child_health)"
