@@ -13,9 +13,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help="Superset home (default $SANGAM_SUPERSET_HOME)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="write superset_config.py, db upgrade, create the admin, init (idempotent)")
-    serve = sub.add_parser("serve", help="serve Superset in the foreground")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8088)
+    for name, text in [
+        ("serve", "serve Superset in the foreground"),
+        ("up", "start Superset in the background (pid file in the home), wait until healthy, apply"),
+    ]:
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--host", default="127.0.0.1")
+        cmd.add_argument("--port", type=int, default=8088)
+    sub.add_parser("down", help="stop the Superset started by `up`")
     for name, text in [
         ("apply", "import bi_config/ (assets, roles, row-level security) into a running Superset"),
         ("export", "write the dashboards as they are in Superset back into bi_config/"),
@@ -35,15 +40,28 @@ def main(argv: list[str] | None = None) -> int:
     home = server.write_config(args.home or server.default_home())
     if args.command == "serve":
         return server.serve(home, args.host, args.port)
+    if args.command == "down":
+        print("Superset stopped" if server.stop_background(home) else "Superset was not running")
+        return 0
 
     from bi_config import apply as applier
 
-    client = applier.connect(args.url, home)
-    if args.command == "apply":
-        report = applier.apply(client, args.bundle)
-        print(report.summary())
+    if args.command == "up":
+        url = server.start_background(home, args.host, args.port)
+        print(f"Superset on {url}")
+        if not applier.serving_path().exists():
+            print(
+                f"{applier.serving_path()} is not published yet: the dashboards fill once the pipeline runs"
+            )
+        with applier.connect(url, home) as client:
+            print(applier.apply(client).summary())
         return 0
-    written = applier.export(client, args.bundle)
+
+    with applier.connect(args.url, home) as client:
+        if args.command == "apply":
+            print(applier.apply(client, args.bundle).summary())
+            return 0
+        written = applier.export(client, args.bundle)
     print(f"exported {len(written)} files into {args.bundle or applier.DEFAULT_BUNDLE}")
     return 0
 

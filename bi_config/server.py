@@ -227,6 +227,48 @@ def running(
         out.close()
 
 
+def start_background(home: SupersetHome, host: str, port: int) -> str:
+    """Start Superset detached (for `make demo`), pid in the home; return its URL once healthy."""
+    pid_path = home.path / "server.pid"
+    url = f"http://{host}:{port}"
+    if pid_path.exists() and _alive(int(pid_path.read_text())):
+        wait_until_healthy(url)
+        return url
+    with open(home.path / "server.log", "ab") as out:
+        proc = subprocess.Popen(
+            server_command(host, port, workers=2, threads=4),
+            env=home.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=home.path,
+            start_new_session=True,
+        )
+    pid_path.write_text(f"{proc.pid}\n")
+    wait_until_healthy(url, proc=proc)
+    return url
+
+
+def stop_background(home: SupersetHome) -> bool:
+    """Stop the Superset started by start_background (its pid file only; never by name)."""
+    pid_path = home.path / "server.pid"
+    if not pid_path.exists():
+        return False
+    pid = int(pid_path.read_text())
+    pid_path.unlink()
+    if not _alive(pid):
+        return False
+    os.kill(pid, 15)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def serve(home: SupersetHome, host: str, port: int) -> int:
     """Serve in the foreground (`make superset`)."""
     print(f"Superset on http://{host}:{port} (home {home.path})", file=sys.stderr)

@@ -29,3 +29,11 @@ browser-setup:
 	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 
 TEST_PREREQS += superset-setup browser-setup
+
+# For `make demo`: Superset in the background on :8088 with the bundle applied; `make superset-down` stops it.
+.PHONY: superset-up superset-down
+superset-up: superset-setup
+	$(BIN)/python -m bi_config up --host 127.0.0.1 --port $(SUPERSET_PORT)
+
+superset-down: setup
+	$(BIN)/python -m bi_config down
