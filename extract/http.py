@@ -103,7 +103,8 @@ class HttpClient:
                 else:
                     status = f"HTTP {resp.status_code} {resp.reason_phrase}"
                     raise ExtractError(
-                        f"{self.source}: {method} {where} failed: {status}{_error_detail(resp)}"
+                        f"{self.source}: {method} {where} failed: {status}{_error_detail(resp)}",
+                        resp.status_code,
                     )
             if attempt >= self.max_retries:
                 raise ExtractError(

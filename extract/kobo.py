@@ -21,7 +21,7 @@ from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
-from extract.tables import form_metadata, loads_rows, main_table, repeat_table, utcnow
+from extract.tables import failed_form_row, form_metadata, loads_rows, main_table, repeat_table, utcnow
 from sangam.naming import snake_case
 
 log = logging.getLogger("sangam.extract")
@@ -205,7 +205,7 @@ def kobo_source(
         )  # fmt: skip
 
 
-def _form_rows(
+def _form_rows_inner(
     url: str, token: str, uid: str, table: str, source_name: str, page_size: int, overlap_minutes: float,
     reconcile_every_h: float, personal_fields: tuple[str, ...], timeout_s: float, max_retries: int,
     backoff_base_s: float, max_pages: int | None, run_id: str | None,
@@ -425,3 +425,24 @@ def _mark_deleted(table: str, ids: list[str]) -> pa.Table:
     arrow = arrow.append_column("_loaded_at", pa.array([now] * n, pa.timestamp("us")))
     drop = [c for c in arrow.column_names if c.startswith("_dlt_")]
     return arrow.drop_columns(drop) if drop else arrow
+
+
+# A form the server does not have (404) or will not show us (403) fails alone: the other forms of the source
+# still load, and the runner reports the source as failed naming the form. Other errors (bad credentials,
+# a server down after every retry) fail the whole source.
+FORM_LEVEL_STATUS = {403, 404}
+
+
+def _form_rows(**kwargs) -> Iterator:
+    started, t0 = utcnow(), time.perf_counter()
+    try:
+        yield from _form_rows_inner(**kwargs)
+    except ExtractError as exc:
+        if exc.status not in FORM_LEVEL_STATUS:
+            raise
+        table = kwargs["table"]
+        log.error("%s/%s: %s", kwargs["source_name"], table, exc)
+        yield loads_rows(
+            [failed_form_row(kwargs["run_id"], kwargs["source_name"], table, started,
+                             round(time.perf_counter() - t0, 3), f"form {table}: {exc}")]
+        )  # fmt: skip

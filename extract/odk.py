@@ -20,7 +20,7 @@ import pyarrow as pa
 from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_odk
-from extract.tables import form_metadata, loads_rows, main_table, repeat_table, utcnow
+from extract.tables import failed_form_row, form_metadata, loads_rows, main_table, repeat_table, utcnow
 from extract.xform import parse_xform
 from sangam.naming import snake_case
 
@@ -244,7 +244,7 @@ def _pages(client: OdkClient, url: str, params: dict, page_size: int, label: str
             return
 
 
-def _form_rows(
+def _form_rows_inner(
     url: str, project_id: int, xml_form_id: str, table: str, email: str, password: str, source_name: str,
     page_size: int, overlap_minutes: float, personal_fields: tuple[str, ...], timeout_s: float,
     max_retries: int, backoff_base_s: float, max_pages: int | None, run_id: str | None,
@@ -352,3 +352,24 @@ def _form_rows(
             for t in schema.tables
         ]
     )  # fmt: skip
+
+
+# A form the server does not have (404) or will not show us (403) fails alone: the other forms of the source
+# still load, and the runner reports the source as failed naming the form. Other errors (bad credentials,
+# a server down after every retry) fail the whole source.
+FORM_LEVEL_STATUS = {403, 404}
+
+
+def _form_rows(**kwargs) -> Iterator:
+    started, t0 = utcnow(), time.perf_counter()
+    try:
+        yield from _form_rows_inner(**kwargs)
+    except ExtractError as exc:
+        if exc.status not in FORM_LEVEL_STATUS:
+            raise
+        table = kwargs["table"]
+        log.error("%s/%s: %s", kwargs["source_name"], table, exc)
+        yield loads_rows(
+            [failed_form_row(kwargs["run_id"], kwargs["source_name"], table, started,
+                             round(time.perf_counter() - t0, 3), f"form {table}: {exc}")]
+        )  # fmt: skip

@@ -249,6 +249,10 @@ def run_source(
                 source = build_source(source_cfg, config, run_id=run_id, **overrides)
             info = pipeline.run(source, loader_file_format="parquet")
             result.runs += 1
+            form_errors = _failed_forms(pipeline, run_id)
+            if form_errors:
+                result.status = "failed"
+                result.error = scrub("; ".join(form_errors), secrets)
             for table, n in _table_counts(info).items():
                 result.rows[table] = result.rows.get(table, 0) + n
             if not bounded or not _pending_resources(pipeline):
@@ -264,6 +268,19 @@ def run_source(
         if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
             result.rows.pop(table)
     return result
+
+
+def _failed_forms(pipeline: dlt.Pipeline, run_id: str) -> list[str]:
+    """Errors of forms that failed alone in this run (their sources loaded the other forms)."""
+    try:
+        with pipeline.sql_client() as c:
+            table = c.make_qualified_table_name(LOADS_TABLE)
+            rows = c.execute_sql(
+                f"SELECT error FROM {table} WHERE load_id = %s AND status = 'failed'", run_id
+            )
+    except Exception:  # no loads table yet
+        return []
+    return [r[0] for r in rows or []]
 
 
 def _describe(exc: BaseException) -> str:

@@ -132,3 +132,12 @@ def form_metadata(schema: FormSchema, personal_fields) -> list:
 
 def loads_rows(rows: list[dict]):
     return append_table(not_null(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), "form"), LOADS_TABLE)
+
+
+def failed_form_row(run_id: str | None, source: str, form: str, started: datetime, duration_s: float,
+                    error: str) -> dict:  # fmt: skip
+    return {
+        "load_id": run_id, "source": source, "form": form, "table_name": None, "rows": 0, "pages": None,
+        "started_at": started, "finished_at": utcnow(), "duration_s": duration_s, "cursor": None,
+        "status": "failed", "error": error,
+    }  # fmt: skip

@@ -127,3 +127,23 @@ def _assert_no_secret(out, caplog, wh: Path, extra: list[str] = ()) -> None:
             data = f.read_bytes()
             for s in secrets:
                 assert s.encode() not in data, f
+
+
+def test_missing_form_fails_alone(emulators, demo_world, make_config) -> None:
+    """A form uid the server does not know: the source is reported failed naming the form, its other forms
+    still load."""
+
+    def tweak(doc):
+        doc["sources"][0]["forms"].append({"uid": "aNoSuchAssetUid000000", "table": "retired_form"})
+        doc["sources"][1]["forms"].append({"xml_form_id": "no_such_form"})
+
+    config = make_config(emulators.kobo_url, emulators.odk_url, demo_world / "sheets", tweak)
+    report = load_sources(config, only=["kobo", "odk"])
+    kobo, odk = report.result("kobo"), report.result("odk")
+    assert not kobo.ok and "form retired_form" in kobo.error and "404" in kobo.error
+    assert not odk.ok and "form no_such_form" in odk.error
+    wh = config.warehouse.path
+    assert _count(wh, "raw_kobo.child_health") > 0 and _count(wh, "raw_odk.anc_visit") > 0
+    with duckdb.connect(str(wh), read_only=True) as con:
+        failed = con.execute("select form from raw_kobo._sangam_loads where status = 'failed'").fetchall()
+    assert failed == [("retired_form",)]
