@@ -129,9 +129,17 @@ def run(
     return result
 
 
-def build(warehouse_path: Path | str, select: str | Sequence[str] | None = None, **kwargs) -> DbtResult:
-    """`dbt build` (seeds, models, tests) on the given warehouse; `select` narrows it (dbt syntax)."""
-    args = ["build"]
+def build(
+    warehouse_path: Path | str,
+    select: str | Sequence[str] | None = None,
+    full_refresh: bool = False,
+    **kwargs,
+) -> DbtResult:
+    """`dbt build` (seeds, models, tests) on the given warehouse; `select` narrows it (dbt syntax).
+
+    Staging models are incremental (only submissions loaded since the last build); `full_refresh=True`
+    rebuilds them from the raw tables."""
+    args = ["build", *(["--full-refresh"] if full_refresh else [])]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else list(select))]
     return run(args, warehouse_path, **kwargs)

@@ -19,3 +19,16 @@
         cast(null as {{ data_type }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- Incremental staging: on a run after the first, read only the submissions that have a raw row loaded since
+    the newest row this model holds (every edit, delete or repeat change reloads the submission's rows with
+    a new _loaded_at). delete+insert on submission_id then replaces them; the post-hooks drop submissions
+    deleted on the server (and repeat rows whose submission is gone). -#}
+{% macro changed_submissions(relation) -%}
+    {%- if is_incremental() %}
+    where submission_id in (
+        select submission_id from {{ relation }}
+        where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+    )
+    {%- endif %}
+{%- endmacro %}
