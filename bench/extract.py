@@ -4,8 +4,10 @@ For every size: generate the world (seeded, reused if already there), serve it w
 child_health form (one repeat group) in a subprocess (`python -m extract`) so its peak RSS is measured by
 the kernel (wait4), rerun with nothing new, and time DuckDB's own `read_json` over the very same pages saved
 to disk as the reference. The largest world is then loaded completely (every source), so the transform
-benchmark can reuse `ctx.warehouse_path(ctx.largest)`.
-Targets: largest size within 4x of the reference, peak RSS <= 1.5 GB, no-change rerun <= 10 s.
+benchmark can reuse `ctx.warehouse_path(ctx.largest)`. A generated world splits its submissions over five
+forms, so when the largest size reaches 1M the form is also measured at exactly 1M submissions (the largest
+world's child_health rows repeated with new ids and uuids), and the targets are checked on that run:
+within 4x of the reference, peak RSS <= 1.5 GB, no-change rerun <= 10 s.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 4.0
 TARGET_RSS_MB = 1536
 TARGET_RERUN_S = 10.0
+ONE_MILLION = 1_000_000
 BENCH_SECRETS = {
     "SANGAM_KOBO_TOKEN": "bench-kobo-token",
     "SANGAM_ODK_EMAIL": "bench@example.org",
@@ -122,20 +125,7 @@ def _count(warehouse: Path, table: str) -> int:
         return con.execute(f"select count(*) from {table}").fetchone()[0]
 
 
-def bench_size(ctx, size: int) -> dict:
-    from demo.emulators import running
-    from demo.generator import KOBO_ASSET_UIDS, generate
-
-    os.environ.update({k: os.environ.get(k) or v for k, v in BENCH_SECRETS.items()})
-    env = {**os.environ, "SANGAM_HOME": str(REPO)}
-    # normal Python caches bytecode; without it every subprocess recompiles dlt & co. for ~10 s
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    world = ctx.world_dir(size)
-    t0 = time.perf_counter()
-    if not (world / "ground_truth" / "world.json").exists():
-        generate(world, submissions=size, seed=42)
-    generate_s = round(time.perf_counter() - t0, 1)
-    warehouse = ctx.warehouse_path(size)
+def _prepare(warehouse: Path) -> None:
     for stale in (
         warehouse,
         warehouse.with_suffix(".duckdb.wal"),
@@ -145,9 +135,26 @@ def bench_size(ctx, size: int) -> dict:
             shutil.rmtree(stale)
         elif stale.exists():
             stale.unlink()
-    figures: dict = {"world_submissions": size, "generate_s": generate_s}
+
+
+def _env() -> dict:
+    os.environ.update({k: os.environ.get(k) or v for k, v in BENCH_SECRETS.items()})
+    env = {**os.environ, "SANGAM_HOME": str(REPO)}
+    # normal Python caches bytecode; without it every subprocess recompiles dlt & co. for ~10 s
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _measure_child_health(ctx, world: Path, warehouse: Path, tag: str, then_full: bool = False) -> dict:
+    """Load child_health from the emulators serving `world`, rerun, and time the read_json reference."""
+    from demo.emulators import running
+    from demo.generator import KOBO_ASSET_UIDS
+
+    env = _env()
+    _prepare(warehouse)
+    figures: dict = {}
     with running(world) as em:
-        cfg_path = ctx.workdir / f"sources_{size}_child.yaml"
+        cfg_path = ctx.workdir / f"sources_{tag}_child.yaml"
         cfg_path.write_text(
             yaml.safe_dump(_config(em.kobo_url, em.odk_url, world, warehouse, child_only=True))
         )
@@ -155,7 +162,7 @@ def bench_size(ctx, size: int) -> dict:
         subs = _count(warehouse, "raw_kobo.child_health")
         kids = _count(warehouse, "raw_kobo.child_health__child")
         rerun = _extract_subprocess(cfg_path, warehouse, env)
-        ref = _reference(em.kobo_url, KOBO_ASSET_UIDS["child_health"], ctx.workdir / f"pages_{size}",
+        ref = _reference(em.kobo_url, KOBO_ASSET_UIDS["child_health"], ctx.workdir / f"pages_{tag}",
                          os.environ["SANGAM_KOBO_TOKEN"])  # fmt: skip
         figures.update(
             {
@@ -176,8 +183,8 @@ def bench_size(ctx, size: int) -> dict:
         )
         if ref["submissions"] != subs:
             figures["warning"] = f"reference saw {ref['submissions']} submissions, the load stored {subs}"
-        if size == ctx.largest:
-            full_cfg = ctx.workdir / f"sources_{size}_all.yaml"
+        if then_full:
+            full_cfg = ctx.workdir / f"sources_{tag}_all.yaml"
             full_cfg.write_text(
                 yaml.safe_dump(_config(em.kobo_url, em.odk_url, world, warehouse, child_only=False))
             )
@@ -187,18 +194,84 @@ def bench_size(ctx, size: int) -> dict:
     return figures
 
 
+def bench_size(ctx, size: int) -> dict:
+    from demo.generator import generate
+
+    world = ctx.world_dir(size)
+    t0 = time.perf_counter()
+    if not (world / "ground_truth" / "world.json").exists():
+        generate(world, submissions=size, seed=42)
+    figures: dict = {"world_submissions": size, "generate_s": round(time.perf_counter() - t0, 1)}
+    figures.update(
+        _measure_child_health(ctx, world, ctx.warehouse_path(size), str(size), then_full=size == ctx.largest)
+    )
+    return figures
+
+
+def scaled_child_world(src: Path, dst: Path, n: int) -> Path:
+    """A world whose child_health form holds `n` submissions: the generated ones repeated with new `_id`s
+    and uuids (same shapes, answers and repeat sizes), so the benchmark can reach 1M KoBo submissions of the
+    one-repeat form without generating a 3M-submission world."""
+    import orjson
+
+    from demo.generator import KOBO_ASSET_UIDS
+
+    done = dst / "ready"
+    if done.exists():
+        return dst
+    if dst.exists():
+        shutil.rmtree(dst)
+    (dst / "kobo" / "submissions").mkdir(parents=True)
+    shutil.copytree(src / "kobo" / "assets", dst / "kobo" / "assets")
+    (dst / "odk").symlink_to(src / "odk", target_is_directory=True)
+    uid = KOBO_ASSET_UIDS["child_health"]
+    for other in KOBO_ASSET_UIDS.values():
+        if other != uid:
+            (dst / "kobo" / "submissions" / f"{other}.jsonl").write_text("")
+    lines = (src / "kobo" / "submissions" / f"{uid}.jsonl").read_bytes().splitlines()
+    with (dst / "kobo" / "submissions" / f"{uid}.jsonl").open("wb") as out:
+        for i in range(n):
+            copy, row = divmod(i, len(lines))
+            sub = orjson.loads(lines[row])
+            sub["_id"] = i + 1
+            if copy:
+                for key in ("_uuid", "meta/instanceID", "meta/rootUuid"):
+                    if isinstance(sub.get(key), str):
+                        v = sub[key]
+                        prefix = "uuid:" if v.startswith("uuid:") else ""
+                        sub[key] = f"{prefix}{copy:08x}{v[len(prefix) + 8 :]}"
+            out.write(orjson.dumps(sub) + b"\n")
+    done.write_text(str(n))
+    return dst
+
+
 def run(ctx) -> dict:
     results = {}
     for size in sorted(ctx.sizes):
         results[str(size)] = bench_size(ctx, size)
         print(f"[bench] extract {size}: {json.dumps(results[str(size)])}", flush=True)
-    largest = results[str(ctx.largest)]
-    return {
-        "sizes": results,
-        "target_ratio_max": TARGET_RATIO,
-        "ratio_met": largest["ratio_to_reference"] <= TARGET_RATIO,
-        "target_peak_rss_mb": TARGET_RSS_MB,
-        "peak_rss_met": all(r["peak_rss_mb"] <= TARGET_RSS_MB for r in results.values()),
-        "target_rerun_s": TARGET_RERUN_S,
-        "rerun_met": all(r["rerun_no_change_s"] <= TARGET_RERUN_S for r in results.values()),
-    }
+    out: dict = {"sizes": results}
+    gated = results[str(ctx.largest)]
+    if ctx.largest >= ONE_MILLION:
+        # the issue's target is 1M submissions of the one-repeat form; a 1M world holds ~32% child_health
+        world = scaled_child_world(
+            ctx.world_dir(ctx.largest), ctx.workdir / "world_child_health_1m", ONE_MILLION
+        )
+        gated = _measure_child_health(
+            ctx, world, ctx.workdir / "warehouse_child_health_1m.duckdb", "child_1m"
+        )
+        out["child_health_1m"] = gated
+        print(f"[bench] extract child_health 1M: {json.dumps(gated)}", flush=True)
+    every = [*results.values(), gated]
+    out.update(
+        {
+            "target_ratio_max": TARGET_RATIO,
+            "ratio_at_largest": gated["ratio_to_reference"],
+            "ratio_met": gated["ratio_to_reference"] <= TARGET_RATIO,
+            "target_peak_rss_mb": TARGET_RSS_MB,
+            "peak_rss_met": all(r["peak_rss_mb"] <= TARGET_RSS_MB for r in every),
+            "target_rerun_s": TARGET_RERUN_S,
+            "rerun_met": all(r["rerun_no_change_s"] <= TARGET_RERUN_S for r in every),
+        }
+    )
+    return out
