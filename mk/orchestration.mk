@@ -31,43 +31,42 @@ demo-emulators: demo-env demo-world
 	fi
 	@$(BIN)/python -m orchestration.wait_for http://127.0.0.1:8765/ http://127.0.0.1:8766/ --timeout 120
 
-# The Dagster webserver + daemon (schedules, sensors) and, when the BI fragment is there, Superset.
+# The Dagster webserver + daemon (schedules, sensors), DAGSTER_HOME=.dagster.
 demo-serve: setup
 	@mkdir -p $(PIDS)
 	@if test -f $(PIDS)/dagster.pid && kill -0 $$(cat $(PIDS)/dagster.pid) 2>/dev/null; then \
 	  echo "dagster already running"; \
 	else \
-	  setsid $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) \
-	    > .dagster/dagster.log 2>&1 < /dev/null & \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" setsid $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 \
+	    -p $(DAGSTER_PORT) > .dagster/dagster.log 2>&1 < /dev/null & \
 	  echo $$! > $(PIDS)/dagster.pid; \
 	fi
-	$(if $(SUPERSET_VENV),@if test -f $(PIDS)/superset.pid && kill -0 $$(cat $(PIDS)/superset.pid) 2>/dev/null; then \
-	  echo "superset already running"; \
-	else \
-	  setsid $(MAKE) --no-print-directory superset > .dagster/superset.log 2>&1 < /dev/null & \
-	  echo $$! > $(PIDS)/superset.pid; \
-	fi)
 	@$(BIN)/python -m orchestration.wait_for http://127.0.0.1:$(DAGSTER_PORT)/server_info --timeout 300
 
 demo: setup demo-env
-	$(if $(SUPERSET_VENV),$(MAKE) --no-print-directory superset-setup)
 	$(MAKE) --no-print-directory demo-emulators
+	@# Superset first (the BI fragment's background server), so the pipeline's last asset refreshes it.
+	$(if $(SUPERSET_VENV),-$(MAKE) --no-print-directory superset-up)
 	$(BIN)/python -m orchestration.run
 	$(MAKE) --no-print-directory demo-serve
-	$(if $(SUPERSET_VENV),-$(MAKE) --no-print-directory superset-apply)
 	@echo ""
 	@echo "Sangam demo is up:"
-	@echo "  Dagster UI   http://127.0.0.1:$(DAGSTER_PORT)   (runs, lineage, checks, schedules)"
-	$(if $(SUPERSET_VENV),@echo "  Superset     http://127.0.0.1:$(SUPERSET_PORT)   (admin password in $(SANGAM_SUPERSET_HOME)/admin_password)")
+	@echo "  Dagster UI    http://127.0.0.1:$(DAGSTER_PORT)   (runs, lineage, checks, schedules)"
+	$(if $(SUPERSET_VENV),@echo "  Superset      http://127.0.0.1:$(SUPERSET_PORT)   (user admin; password in $(SANGAM_SUPERSET_HOME)/admin_password)")
 	@echo "  KoBo emulator http://127.0.0.1:8765, ODK Central emulator http://127.0.0.1:8766"
-	@echo "Stop everything with: make demo-stop"
+	@echo "Logs in .dagster/*.log. Stop everything with: make demo-stop"
 
-# Stops only what `make demo` started: each pid file names a process group leader (setsid).
+# Stops only what `make demo` started: each pid file names a process group leader (setsid). The leader gets
+# SIGTERM first (dagster dev then stops its webserver, daemon and code server itself); whatever is left of
+# the group after 30 s is killed.
 demo-stop:
-	@for name in dagster superset emulators; do \
+	$(if $(SUPERSET_VENV),-$(MAKE) --no-print-directory superset-down)
+	@for name in dagster emulators; do \
 	  f=$(PIDS)/$$name.pid; \
 	  if test -f $$f && kill -0 $$(cat $$f) 2>/dev/null; then \
-	    kill -TERM -- -$$(cat $$f) 2>/dev/null || kill -TERM $$(cat $$f); echo "stopped $$name"; \
+	    pid=$$(cat $$f); kill -TERM $$pid; \
+	    for i in $$(seq 30); do kill -0 -- -$$pid 2>/dev/null || break; sleep 1; done; \
+	    kill -KILL -- -$$pid 2>/dev/null; echo "stopped $$name"; \
 	  fi; \
 	  rm -f $$f; \
 	done

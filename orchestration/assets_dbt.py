@@ -58,8 +58,9 @@ def parse_manifest(project=None):
 def ensure_manifest():
     """The project with a manifest: parsed by `dagster dev` on load, else when missing (a fresh clone)."""
     project = dbt_project(MANIFEST_TARGET)
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    # `dagster dev` reloads definitions after a model edit: parse then (in-process dbt, as prepare_if_dev
+    # would, without needing `dbt` on PATH), else only when the manifest is missing.
+    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
         log.info("no dbt manifest yet: running dbt parse")
         parse_manifest(project)
     return project

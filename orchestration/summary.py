@@ -92,8 +92,10 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
             path = key.path
             md = mat.metadata or {}
             if path[0].startswith("raw_"):
-                rows = _value(md.get("rows_by_table")) or {}
-                summary.rows_loaded[key.to_user_string()] = {k: int(v) for k, v in rows.items()}
+                # a form asset reports its own table and its repeat tables; those have their own assets
+                if "rows_by_table" in md:
+                    rows = _value(md["rows_by_table"]) or {}
+                    summary.rows_loaded[key.to_user_string()] = {k: int(v) for k, v in rows.items()}
             elif key == PUBLISH_KEY:
                 summary.published = True
                 summary.published_tables = dict(_value(md.get("tables")) or {})
