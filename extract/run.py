@@ -210,18 +210,19 @@ def _pending_resources(pipeline: dlt.Pipeline) -> list[str]:
     return pending
 
 
-def _table_counts(info) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def _table_counts(pipeline: dlt.Pipeline, run_id: str) -> dict[str, int]:
+    """Rows stored per table by this run, as its `_sangam_loads` rows say (tombstones not counted)."""
     try:
-        trace = info.pipeline.last_trace
-        for step in trace.steps:
-            if step.step == "normalize" and step.step_info is not None:
-                for table, n in step.step_info.row_counts.items():
-                    if not table.startswith("_dlt"):
-                        counts[table] = counts.get(table, 0) + n
-    except AttributeError:
-        pass
-    return counts
+        with pipeline.sql_client() as c:
+            table = c.make_qualified_table_name(LOADS_TABLE)
+            rows = c.execute_sql(
+                f"SELECT table_name, sum(rows) FROM {table} WHERE load_id = %s AND status = 'ok' "
+                "AND table_name IS NOT NULL GROUP BY 1 ORDER BY 1",
+                run_id,
+            )
+    except Exception:  # no loads table yet
+        return {}
+    return {r[0]: int(r[1]) for r in rows or []}
 
 
 def run_source(
@@ -247,13 +248,13 @@ def run_source(
                 source = build_source(source_cfg, config, max_pages=bounded, run_id=run_id, **overrides)
             else:
                 source = build_source(source_cfg, config, run_id=run_id, **overrides)
-            info = pipeline.run(source, loader_file_format="parquet")
+            pipeline.run(source, loader_file_format="parquet")
             result.runs += 1
             form_errors = _failed_forms(pipeline, run_id)
             if form_errors:
                 result.status = "failed"
                 result.error = scrub("; ".join(form_errors), secrets)
-            for table, n in _table_counts(info).items():
+            for table, n in _table_counts(pipeline, run_id).items():
                 result.rows[table] = result.rows.get(table, 0) + n
             if not bounded or not _pending_resources(pipeline):
                 break
