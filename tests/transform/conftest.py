@@ -48,6 +48,13 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for cid, sex, age, weight, height, _, _ in WHO_POINTS
     ]
     raw_fixture.add_child_visit(path, "zscores", ZSCORE_VISIT, kids)
+    # the quality step's hook: a flag on h3 (W02's only submission in the week of 17 March)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema dq")
+        con.execute("""create table dq.submission_flags (source VARCHAR, form VARCHAR, submission_id VARCHAR,
+                       flag VARCHAR, flagged_at TIMESTAMP)""")
+        flag = "('kobo', 'child_health', 'h3', 'natural_key_unique', '2025-04-01 00:00:00')"
+        con.execute(f"insert into dq.submission_flags values {flag}")
     result = build(path, target_path=work / "target")
     assert result.success, result.failures
     return path

@@ -70,6 +70,16 @@ def test_field_worker_week_counts_late_submissions(query):
     assert (r["supervisor_id"], r["district_code"]) == ("S01", "MH_NAS")
 
 
+def test_quality_step_flags_count_in_dq_score(query):
+    r = _row(query, "select * from marts.mart_field_worker_weekly where worker_id = 'W02' and week_start = ?",
+             [date(2025, 3, 17)])  # fmt: skip
+    # h3 is on time and inside the area, but dq.submission_flags holds one flag for it
+    assert (r["submissions"], r["late_submissions"], r["dq_flags"], r["dq_score"]) == (1, 0, 1, 0.0)
+    r = _row(query, "select * from marts.mart_field_worker_weekly where worker_id = 'W01' and week_start = ?",
+             [date(2025, 3, 17)])  # fmt: skip
+    assert (r["dq_flags"], r["dq_score"]) == (0, 100.0)
+
+
 def test_field_worker_dimension_joins_roster_and_activity(query):
     rows = {w: (on_roster, active) for w, on_roster, active in
             query("select worker_id, on_roster, is_active from marts.dim_field_worker")}  # fmt: skip
