@@ -112,6 +112,20 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+STALE_TMP_SECONDS = 3600
+
+
+def _remove_stale_temp_files(serving: Path) -> None:
+    """Temp files a crashed publication left behind (an hour old: no publication takes that long)."""
+    for tmp in serving.parent.glob(f"{serving.name}.*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+                tmp.unlink()
+                log.info("removed stale %s", tmp)
+        except FileNotFoundError:  # another publication finished with it meanwhile
+            pass
+
+
 def publish(target: Any = None, report: CheckReport | Iterable[CheckReport] | None = None) -> PublishResult:
     """Publish the serving tables when no blocking check failed in `report` (one report or several, e.g. the
     raw and marts stages of a run). Without a report, the marts checks are run first.
@@ -128,6 +142,8 @@ def publish(target: Any = None, report: CheckReport | Iterable[CheckReport] | No
         reports = [report]
     else:
         reports = list(report)
+    if not any(rep.results for rep in reports):
+        raise PublishError("not published: no check results were given (unchecked data is never published)")
     failures = [r for rep in reports for r in rep.blocking_failures]
     if failures:
         error = BlockingCheckFailed(failures)
@@ -139,6 +155,7 @@ def publish(target: Any = None, report: CheckReport | Iterable[CheckReport] | No
 
     serving = settings.serving_path
     serving.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(serving)
     # Same folder as the target, so os.replace() is a rename on one filesystem; *.tmp is git-ignored.
     tmp = serving.with_name(f"{serving.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:

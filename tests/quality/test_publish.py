@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import duckdb
 import pytest
@@ -126,6 +127,22 @@ def test_personal_column_in_a_serving_table_refuses_to_publish(paths: ServingPat
     assert digest(paths.serving_path) == before
 
 
+def test_a_failure_while_copying_leaves_serving_untouched_and_no_temp_file(paths: ServingPaths) -> None:
+    checked_publish(paths)
+    before = digest(paths.serving_path)
+    stale = paths.serving_path.with_name("serving.duckdb.deadbeef.tmp")
+    stale.write_bytes(b"left by a crashed publication")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    sql(paths, "DROP TABLE marts.mart_hmis_monthly")
+    with pytest.raises(
+        PublishError, match="serving table mart_hmis_monthly: marts.mart_hmis_monthly not found"
+    ):
+        # The checks skip a missing mart (no blocking failure): the copy itself fails half-way.
+        publish(paths, run_checks(paths.warehouse_path, paths, stage="marts"))
+    assert digest(paths.serving_path) == before
+    assert list(paths.serving_path.parent.glob("*.tmp")) == []  # its own temp file and the stale one
+
+
 def test_no_personal_data_served(paths: ServingPaths) -> None:
     checked_publish(paths)
     known = personal_values_from_raw(paths.warehouse_path, PERSONAL)
@@ -145,6 +162,12 @@ def test_the_scan_finds_personal_data_when_there_is_some(paths: ServingPaths, tm
     assert "t.who: personal value 'Sunita Devi 3'" in findings
     assert "t.lat: home GPS coordinate 18.503702" in findings
     assert "t.contact: personal value '+91 9800000004'" in findings
+
+
+def test_no_check_results_no_publication(paths: ServingPaths) -> None:
+    with pytest.raises(PublishError, match="no check results"):
+        publish(paths, [])
+    assert not paths.serving_path.exists()
 
 
 def test_publish_without_a_report_runs_the_marts_checks(paths: ServingPaths) -> None:
