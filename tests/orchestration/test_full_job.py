@@ -112,3 +112,32 @@ def test_superset_refresh_says_what_it_did(full_run) -> None:
     status = mats[0].metadata["status"].value
     # Superset may or may not be set up on this machine; either way the status says what happened
     assert status.startswith(("skipped: Superset is not", "applied"))
+
+
+def test_a_failing_blocking_mart_check_stops_publication(full_run) -> None:
+    """Runs last in this module: it breaks a mart in the shared warehouse."""
+    defs, config, instance, _ = full_run
+    serving = config.warehouse.serving_path
+    before = serving.read_bytes()
+    mart = dg.AssetKey(["marts", "mart_program_indicators_monthly"])
+    with duckdb.connect(str(config.warehouse.path)) as con:
+        con.execute("UPDATE marts.mart_program_indicators_monthly SET anc4_pct = 150 WHERE anc4_pct > 0")
+    gate = dg.define_asset_job(
+        "gate", selection=dg.AssetSelection.assets(PUBLISH_KEY) | dg.AssetSelection.checks_for_assets(mart)
+    )
+    gated = dg.Definitions(
+        assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[gate]
+    )
+    result = gated.resolve_job_def("gate").execute_in_process(instance=instance, raise_on_error=False)
+    evaluation = {e.asset_check_key: e for e in result.get_asset_check_evaluations()}[
+        dg.AssetCheckKey(mart, "gx")
+    ]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "percentage" in evaluation.metadata["failures"].value
+    published = [
+        e for e in result.get_asset_materialization_events()
+        if e.event_specific_data.materialization.asset_key == PUBLISH_KEY
+    ]  # fmt: skip
+    assert not published
+    assert serving.read_bytes() == before
+    assert not summarize_run(instance, result.run_id).published
