@@ -55,7 +55,7 @@ def load_settings(config: Any = None) -> QualitySettings:
     if config is None:
         from sangam.config import load_config
 
-        config = load_config()
+        config = load_config(require_secrets=False)  # checks and publishing never talk to the servers
     if isinstance(config, QualitySettings):
         return config
     if hasattr(config, "warehouse_path") and hasattr(config, "serving_path"):  # quality.publish.ServingPaths
