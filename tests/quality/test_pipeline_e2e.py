@@ -22,6 +22,8 @@ from tests.quality.test_concurrent_reader import READER
 from transform.dbt_runner import build
 
 REPO = Path(__file__).resolve().parents[2]
+# Extract and a full dbt build on the demo world take over a minute before the first test runs.
+pytestmark = pytest.mark.slow
 
 
 def pipeline_config(demo_world: Path, emulators, warehouse: Path):
@@ -151,7 +153,6 @@ def test_submission_flags_reach_the_field_worker_mart(pipeline: Pipeline) -> Non
     assert with_flags[1] < without[1]
 
 
-@pytest.mark.slow
 def test_reader_never_blocked_during_full_pipeline_runs(pipeline: Pipeline, tmp_path: Path) -> None:
     stop, ready = tmp_path / "stop", tmp_path / "ready"
     # The history grows with every publication: the reader records which file it read.
