@@ -1,4 +1,5 @@
-"""python -m quality check [--stage raw|marts|all] [--docs] [--publish] | docs [--serve] [--port N]"""
+"""python -m quality check [--stage raw|marts|all] [--docs] [--publish] | docs [--serve] [--port N]
+| accept-row-counts [TABLE ...] --reason TEXT"""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     docs.add_argument("--host", default="127.0.0.1")
     docs.add_argument("--port", type=int, default=8082)
     docs.add_argument("--dir", type=Path, default=DOCS_DIR)
+    accept = sub.add_parser("accept-row-counts", help="make current mart row counts the new baseline")
+    accept.add_argument("tables", nargs="*", help="e.g. mart_hmis_monthly (default: every checked mart)")
+    accept.add_argument("--reason", required=True, help="why the drop is legitimate (kept in dq history)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -35,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
             f"no warehouse at {settings.warehouse_path}: run the pipeline first (make demo)", file=sys.stderr
         )
         return 2
-    from quality.checks import run_checks
+    from quality.checks import accept_row_counts, run_checks
 
+    if args.command == "accept-row-counts":
+        for table, rows in accept_row_counts(
+            settings.warehouse_path, args.tables, reason=args.reason
+        ).items():
+            print(f"{table}: baseline {rows} rows")
+        return 0
     if args.command == "docs":
         for stage in ("raw", "marts"):
             run_checks(settings.warehouse_path, settings, stage, docs_dir=args.dir)

@@ -286,6 +286,44 @@ def append_history(con: duckdb.DuckDBPyConnection, report: CheckReport) -> None:
         con.executemany("INSERT INTO dq.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
+def accept_row_counts(
+    warehouse_path: str | Path, tables: list[str] | None = None, *, reason: str = "accepted by an operator"
+) -> dict[str, int]:
+    """Make the current row counts the baseline of row_count_not_dropped, after a drop that is legitimate
+    (e.g. a district leaving the programme): the check compares with the last accepted count, so without
+    this a real drop would block every later run. Recorded in dq.check_results as an accepted result.
+    `tables`: names like "marts.mart_hmis_monthly" or "mart_hmis_monthly" (default: every checked mart)."""
+    from quality.suites import list_tables, load_spec, serving_tables
+
+    schema = load_spec()["marts"]["schema"]
+    wanted = set(tables or [])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    run_id = f"accepted-{uuid.uuid4().hex}"
+    accepted: dict[str, int] = {}
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(CHECK_RESULTS_DDL)
+        present = {t.name: t for t in list_tables(con, schema)}
+        targets = []
+        for entry in serving_tables():
+            src_schema, name = entry["from"].split(".", 1)
+            label = f"{src_schema}.{name}"
+            if src_schema == schema and name in present and (not wanted or wanted & {label, name}):
+                targets.append((label, present[name]))
+        unknown = wanted - {label for label, _ in targets} - {t.name for _, t in targets}
+        if unknown:
+            raise ValueError(f"no checked mart named {', '.join(sorted(unknown))}")
+        for label, table in targets:
+            rows = con.execute(f"SELECT count(*) FROM {table.ref}").fetchone()[0]
+            observed = json.dumps({"rows": rows, "accepted": reason})
+            con.execute(
+                "INSERT INTO dq.check_results VALUES (?, ?, 'row_count_not_dropped', ?, true, true, ?, '[]')",
+                [run_id, now, label, observed],
+            )
+            accepted[label] = rows
+    log.warning("row-count baselines accepted (%s): %s", reason, accepted)
+    return accepted
+
+
 def run_checks(
     warehouse_path: str | Path,
     config: Any = None,

@@ -7,8 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pytest
 
-from quality.checks import CheckReport, run_checks
+from quality.checks import CheckReport, accept_row_counts, run_checks
 from quality.publish import ServingPaths
 
 
@@ -171,6 +172,16 @@ def test_row_counts_are_compared_with_the_last_accepted_run(paths: ServingPaths)
     # Still compared with the last *accepted* count: a failed run does not become the new baseline.
     again = run_checks(paths.warehouse_path, paths, stage="marts")
     assert not result(again, "row_count_not_dropped", "marts.mart_hmis_monthly").passed
+
+    # A legitimate drop is accepted by an operator: it becomes the baseline, and the next run passes.
+    with pytest.raises(ValueError, match="no checked mart named mart_nonexistent"):
+        accept_row_counts(paths.warehouse_path, ["mart_nonexistent"], reason="typo")
+    assert accept_row_counts(paths.warehouse_path, ["mart_hmis_monthly"], reason="two districts left") == {
+        "marts.mart_hmis_monthly": 9
+    }
+    accepted = run_checks(paths.warehouse_path, paths, stage="marts")
+    check = result(accepted, "row_count_not_dropped", "marts.mart_hmis_monthly")
+    assert check.passed and json.loads(check.observed_value)["previous_rows"] == 9
 
     sql(paths, "INSERT INTO marts.mart_scheme_applications SELECT * FROM marts.mart_scheme_applications")
     grown = run_checks(paths.warehouse_path, paths, stage="marts")
