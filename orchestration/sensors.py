@@ -2,7 +2,9 @@
 
 The cursor maps each watched file (relative path) to [mtime_ns, size, sha256]. A file is hashed only when its
 mtime or size moved, and counts as changed only when its content hash did, so touching a file (or copying the
-same roster again) starts nothing, while a replaced file with the same size is still caught.
+same roster again) starts nothing, while a replaced file with the same size is still caught. On the first tick
+(no cursor yet) only files modified after the source's last load count, so a fresh daemon does not reload
+what `make run` has just loaded.
 """
 
 import hashlib
@@ -53,6 +55,19 @@ def scan(source: SpreadsheetSource, previous: dict[str, list]) -> tuple[dict[str
     return state, changed
 
 
+def last_loaded(instance: dg.DagsterInstance | None, source: SpreadsheetSource) -> float | None:
+    """When every table of the source was last materialized (the oldest of them), or None if one never was."""
+    if instance is None:
+        return None
+    times = []
+    for spec in source.files:
+        event = instance.get_latest_materialization_event(dg.AssetKey([source.dataset, spec.table]))
+        if event is None:
+            return None
+        times.append(event.timestamp)
+    return min(times) if times else None
+
+
 def spreadsheet_sensor(source: SpreadsheetSource) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{source.name}_folder_sensor",
@@ -66,6 +81,11 @@ def spreadsheet_sensor(source: SpreadsheetSource) -> dg.SensorDefinition:
             return dg.SkipReason(f"{source.path} does not exist (sources.yaml {source.name}.path)")
         previous = json.loads(context.cursor) if context.cursor else {}
         state, changed = scan(source, previous)
+        if context.cursor is None and changed:
+            # First tick (a new daemon): only files modified since the source's last load are news.
+            loaded_at = last_loaded(context.instance, source)
+            if loaded_at is not None:
+                changed = [rel for rel in changed if state[rel][0] / 1e9 > loaded_at]
         cursor = json.dumps(state, sort_keys=True)
         if not changed:
             return dg.SensorResult(skip_reason=dg.SkipReason("no new or changed file"), cursor=cursor)

@@ -128,3 +128,28 @@ def test_freshness_rule(hours: float, age: float, passes: bool) -> None:
     passed, metadata = evaluate(now - timedelta(hours=age), hours, now)
     assert passed is passes and metadata["age_hours"].value == age
     assert evaluate(None, hours, now)[0] is False
+
+
+def test_first_tick_ignores_files_older_than_the_last_load(tmp_path: Path, demo_world: Path) -> None:
+    from tests.orchestration.conftest import write_sources
+
+    sheets = tmp_path / "sheets"
+    shutil.copytree(demo_world / "sheets", sheets)
+    nowhere = "http://127.0.0.1:9"
+    source = load_config(
+        write_sources(tmp_path / "sources.yaml", nowhere, nowhere, sheets, tmp_path), require_secrets=False
+    ).source("sheets")
+    sensor = spreadsheet_sensor(source)
+    with dg.instance_for_test() as instance:
+        for spec in source.files:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(dg.AssetKey([source.dataset, spec.table]))
+            )
+        quiet = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert not quiet.run_requests and quiet.cursor
+        fresh = sheets / "partner_monthly" / "partner_2099_02.csv"
+        fresh.write_text(next((sheets / "partner_monthly").glob("partner_20*.csv")).read_text())
+        fired = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert [r.tags["sangam/changed_files"] for r in fired.run_requests] == [
+        "partner_monthly/partner_2099_02.csv"
+    ]
