@@ -250,9 +250,10 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
         measures: list[Measure] = []
         if t.kind == "form":
             measures.append(_duplicates(t, "submission_id_unique", ["submission_id"], "TRUE", n))
-            keys = spec.get("natural_keys", {}).get(t.name)
-            if keys and set(keys) <= t.columns.keys():
-                measures.append(_duplicates(t, "natural_key_unique", keys, live, n))
+        keys = spec.get("natural_keys", {}).get(t.name)
+        if keys and set(keys) <= t.columns.keys():
+            measures.append(_duplicates(t, "natural_key_unique", keys, live, n))
+        if t.kind == "form":
             ts = future_limit.strftime("%Y-%m-%d %H:%M:%S")
             text = "{failing} of {rows} rows submitted after " + ts + " UTC (max {max_submitted_at})"
             where = f"submitted_at > TIMESTAMP '{ts}'"

@@ -239,3 +239,20 @@ def test_submission_flags_feed_the_field_worker_scores(paths: ServingPaths) -> N
         ("kobo", "pregnancy_registration", "9002", "natural_key_unique"),
         ("odk", "anc_visit", "uuid:anc6", "date_order.pregnancy_registration.registration_date<=visit_date"),
     ]
+
+
+def test_roster_listing_a_worker_twice_is_found(paths: ServingPaths) -> None:
+    sql(paths, "CREATE SCHEMA raw_sheets")
+    sql(
+        paths,
+        "CREATE TABLE raw_sheets.field_workers AS SELECT * FROM (VALUES ('FW0001', 'Asha Kumari', 'SV01', "
+        "'MH_PUN', '9812345678'), ('FW0002', 'Rekha Devi', 'SV01', 'MH_PUN', '9812345679'), ('FW0001', "
+        "'Asha Kumari', 'SV01', 'MH_PUN', '9812345678')) "
+        "t(worker_id, worker_name, supervisor_id, district, phone)",
+    )
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    assert result(report, "required_columns", "raw_sheets.field_workers").passed
+    dup = result(report, "natural_key_unique", "raw_sheets.field_workers")
+    assert not dup.passed and not dup.blocking
+    assert dup.observed_value == "1 duplicate worker_id values in 3 rows"
+    assert dup.failing_sample == [{"worker_id": "FW0001", "copies": 2}]
