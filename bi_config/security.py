@@ -56,6 +56,10 @@ class SecurityConfig:
 
     def validate(self, path: Path) -> None:
         known = set(self.roles) | {"Admin", "Gamma", "Alpha", "sql_lab"}
+        if COORDINATOR not in self.roles:
+            raise RolesError(
+                f"{path}: roles.{COORDINATOR} is required (row-level security is attached to it)"
+            )
         for name, spec in self.roles.items():
             for parent in spec.get("like", []):
                 if parent not in known:
@@ -176,6 +180,21 @@ def _apply_rls(cfg: SecurityConfig, state: _State, datasets: dict[str, int], rep
         r["name"]: r for r in client.list_all("/api/v1/rowlevelsecurity/") if r["name"].startswith(RLS_PREFIX)
     }
     wanted: dict[str, dict[str, Any]] = {}
+    restricted = sorted(
+        ds_id
+        for table, ds_id in datasets.items()
+        if cfg.state_filters.get(table, cfg.state_filters["default"]) is not None
+    )
+    # Default deny: OR-ed with the state filters (same group key), so a user given the Coordinator role
+    # without any state mapping sees no geographic rows instead of all of them.
+    wanted[f"{RLS_PREFIX}coordinator default deny"] = {
+        "filter_type": "Regular",
+        "tables": restricted,
+        "roles": [state.roles[COORDINATOR]],
+        "clause": "1 = 0",
+        "group_key": "state",
+        "description": "Coordinators see only the states mapped to them in bi_config/roles.yaml",
+    }
     for st in cfg.states():
         role_id = _ensure_role(state, state_role(st), report)
         # group the serving tables by the clause that restricts them

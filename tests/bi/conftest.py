@@ -29,6 +29,7 @@ TEST_USERS = {
     "funder1": "Funder",
     "analyst1": "Analyst",
     "staff1": "Program staff",
+    "coord_unmapped": "Coordinator without states",
 }
 
 
@@ -65,6 +66,7 @@ def _test_roles(tmp: Path) -> Path:
         {"user": "funder1", "roles": ["Funder"]},
         {"user": "analyst1", "roles": ["Analyst"]},
         {"user": "staff1", "roles": ["Program staff"]},
+        {"user": "coord_unmapped", "roles": ["Coordinator"]},
     ]
     path = tmp / "roles.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -193,6 +193,7 @@ def test_roles_file_is_valid_and_names_every_dashboard():
         ),
         ({"members": [{"user": "a", "roles": ["Boss"]}]}, r"members\[0\].roles: unknown role 'Boss'"),
         ({"dashboards": {"funder-view": ["Nobody"]}}, r"dashboards.funder-view: unknown role 'Nobody'"),
+        ({"roles": {"Funder": {"like": ["Gamma"]}}}, r"roles.Coordinator is required"),
     ],
 )
 def test_roles_file_errors_name_the_key(tmp_path, change, message):

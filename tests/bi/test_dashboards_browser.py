@@ -99,3 +99,39 @@ def test_funder_sees_the_funder_view_only(live_superset, browser, artifacts):
     assert page.locator(".dashboard-component-chart-holder").count() == 0
     page.screenshot(path=str(artifacts / "program-overview-as-funder.png"))
     page.close()
+
+
+def _table_states(page, chart_name: str) -> list[str]:
+    table = page.locator(f"[data-test-chart-name='{chart_name}'] table")
+    return table.locator("tbody tr td:first-child").all_inner_texts()
+
+
+def test_state_filter_narrows_every_chart(live_superset, browser, artifacts):
+    page = _login(browser, live_superset.url, "admin", live_superset.home.admin_password())
+    charts = {slug: n for slug, _, n in _dashboards()}
+    _open(page, live_superset.url, "program-overview", charts["program-overview"])
+    assert set(_table_states(page, "Indicators by district")) == {"Maharashtra", "Uttar Pradesh", "Bihar"}
+    page.locator("[data-test='filter-bar'] [data-test='form-item-value']").first.click()
+    page.get_by_role("option", name="Maharashtra").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_function(
+        """name => {
+            const selector = `[data-test-chart-name='${name}'] tbody tr td:first-child`;
+            const cells = [...document.querySelectorAll(selector)];
+            return cells.length > 0 && cells.every(c => c.innerText === 'Maharashtra');
+        }""",
+        arg="Indicators by district",
+    )
+    assert page.locator(f".dashboard-component-chart-holder :is({CHART_ERROR})").count() == 0
+    page.screenshot(path=str(artifacts / "program-overview-filtered-MH.png"))
+    page.close()
+
+
+def test_coordinator_dashboard_shows_only_their_state(live_superset, browser, artifacts):
+    page = _login(browser, live_superset.url, "coord_mh", live_superset.user_password)
+    charts = {slug: n for slug, _, n in _dashboards()}
+    _open(page, live_superset.url, "program-overview", charts["program-overview"])
+    assert set(_table_states(page, "Indicators by district")) == {"Maharashtra"}
+    page.screenshot(path=str(artifacts / "program-overview-as-coordinator-MH.png"))
+    page.close()

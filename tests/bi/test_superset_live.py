@@ -137,6 +137,16 @@ def test_coordinator_sees_only_their_states(live_superset):
             assert next(iter(total.values())) == expected
 
 
+def test_coordinator_without_states_sees_no_rows(live_superset):
+    with live_superset.admin() as admin:
+        charts = _chart_ids(admin)
+    with live_superset.login("coord_unmapped") as coord:
+        assert _data(coord, charts["Indicators by district"])["rowcount"] == 0
+        assert _data(coord, charts["Field worker scorecard"])["rowcount"] == 0
+        # the data quality history has no geography: not restricted
+        assert _data(coord, charts["Checks by table"])["rowcount"] > 0
+
+
 def test_funder_opens_only_the_funder_dashboard_and_no_sql_lab(live_superset):
     with live_superset.admin() as admin:
         dashboards = {d["slug"]: d["id"] for d in admin.list_all("/api/v1/dashboard/", ["id", "slug"])}
