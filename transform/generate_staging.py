@@ -209,12 +209,12 @@ def render_sql(ft: FormTable) -> str:
     src = f"source('raw_{ft.source}', '{ft.table}')"
     system = {name for name, _, _ in _system(ft)}
     questions = [c for c in ft.columns if c.name not in system and c.name != "deleted_at"]
-    raw = f"raw_{ft.source}.{_ident(ft.table)}"
     if ft.parent:  # repeat rows of submissions no longer current go
         kept = f"{{{{ ref('stg_{ft.source}__{ft.parent}') }}}}"
         hook = f"delete from {{{{ this }}}} where submission_id not in (select submission_id from {kept})"
     else:  # submissions deleted on the server (or by delete reconciliation) go
-        gone = f"select submission_id from {raw} where deleted_at is not null"
+        every = f"source_or_empty({src}, only_changed=false)"
+        gone = f"select submission_id from ({{{{ {every} }}}}) where deleted_at is not null"
         hook = f"delete from {{{{ this }}}} where submission_id in ({gone})"
     lines = [
         f"-- {HEADER.format(schema='raw_' + ft.source)}.",
@@ -229,7 +229,7 @@ def render_sql(ft: FormTable) -> str:
         f"{{%- set present = relation_columns({src}) %}}",
         "",
         "with source as (",
-        f"    select * from {{{{ {src} }}}}{{{{ changed_submissions({src}) }}}}",
+        f"    {{{{ source_or_empty({src}{', repeat=true' if ft.parent else ''}) }}}}",
         "),",
     ]
     if ft.parent:

@@ -32,3 +32,22 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+{#- The rows of a raw table, or no rows (with the system columns typed) when the table is not loaded yet: a
+    source that failed on its first load, or a new form nobody has submitted, must not stop the build of
+    everything else. -#}
+{% macro source_or_empty(relation, repeat=false, only_changed=true) -%}
+    {%- if not execute or relation_columns(relation) -%}
+    select * from {{ relation }}{{ changed_submissions(relation) if only_changed }}
+    {%- elif repeat -%}
+    select null::varchar as submission_id, null::varchar as row_id, null::bigint as repeat_index,
+           null::varchar as parent_row_id, null::timestamp as _loaded_at
+    where false
+    {%- else -%}
+    select null::varchar as submission_id, null::varchar as instance_id, null::varchar as root_uuid,
+           null::varchar as deprecated_id, null::timestamp as submitted_at, null::timestamp as updated_at,
+           null::timestamp as deleted_at, null::varchar as form_version, null::varchar as submitted_by,
+           null::varchar as review_state, null::timestamp as _loaded_at
+    where false
+    {%- endif -%}
+{%- endmacro %}

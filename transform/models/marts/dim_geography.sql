@@ -1,9 +1,20 @@
 -- One row per village, from the forms' cascading choice lists (form_choices). Codes are hierarchical
 -- (MH → MH_PUN → MH_PUN_B1 → MH_PUN_B1_V01), so a village's block, district and state are its code prefixes.
+{%- set lists = [] %}
+{%- for src in [source('raw_kobo', 'form_choices'), source('raw_odk', 'form_choices')] %}
+    {%- if relation_columns(src) or not execute %}{% do lists.append(src) %}{% endif %}
+{%- endfor %}
 with choices as (
-    select list_name, name, label, source, form from {{ source('raw_kobo', 'form_choices') }}
+    {%- for src in lists %}
+    select list_name, name, label, source, form from {{ src }}
+    {%- if not loop.last %}
     union all
-    select list_name, name, label, source, form from {{ source('raw_odk', 'form_choices') }}
+    {%- endif %}
+    {%- else %}
+    select null::varchar as list_name, null::varchar as name, null::varchar as label, null::varchar as source,
+           null::varchar as form
+    where false
+    {%- endfor %}
 ),
 
 levels as (

@@ -5,12 +5,12 @@
     unique_key='submission_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where submission_id in (select submission_id from raw_kobo.child_health where deleted_at is not null)",
+    post_hook="delete from {{ this }} where submission_id in (select submission_id from ({{ source_or_empty(source('raw_kobo', 'child_health'), only_changed=false) }}) where deleted_at is not null)",
 ) }}
 {%- set present = relation_columns(source('raw_kobo', 'child_health')) %}
 
 with source as (
-    select * from {{ source('raw_kobo', 'child_health') }}{{ changed_submissions(source('raw_kobo', 'child_health')) }}
+    {{ source_or_empty(source('raw_kobo', 'child_health')) }}
 ),
 
 -- one row per submission: its latest edit; deleted submissions never count

@@ -10,7 +10,7 @@
 {%- set present = relation_columns(source('raw_kobo', 'child_health__child')) %}
 
 with source as (
-    select * from {{ source('raw_kobo', 'child_health__child') }}{{ changed_submissions(source('raw_kobo', 'child_health__child')) }}
+    {{ source_or_empty(source('raw_kobo', 'child_health__child'), repeat=true) }}
 ),
 
 -- rows of current, undeleted submissions only (the parent model keeps those)

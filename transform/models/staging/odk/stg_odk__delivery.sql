@@ -5,12 +5,12 @@
     unique_key='submission_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where submission_id in (select submission_id from raw_odk.delivery where deleted_at is not null)",
+    post_hook="delete from {{ this }} where submission_id in (select submission_id from ({{ source_or_empty(source('raw_odk', 'delivery'), only_changed=false) }}) where deleted_at is not null)",
 ) }}
 {%- set present = relation_columns(source('raw_odk', 'delivery')) %}
 
 with source as (
-    select * from {{ source('raw_odk', 'delivery') }}{{ changed_submissions(source('raw_odk', 'delivery')) }}
+    {{ source_or_empty(source('raw_odk', 'delivery')) }}
 ),
 
 -- one row per submission: its latest edit; deleted submissions never count

@@ -10,7 +10,7 @@
 {%- set present = relation_columns(source('raw_odk', 'delivery__baby')) %}
 
 with source as (
-    select * from {{ source('raw_odk', 'delivery__baby') }}{{ changed_submissions(source('raw_odk', 'delivery__baby')) }}
+    {{ source_or_empty(source('raw_odk', 'delivery__baby'), repeat=true) }}
 ),
 
 -- rows of current, undeleted submissions only (the parent model keeps those)

@@ -5,12 +5,12 @@
     unique_key='submission_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where submission_id in (select submission_id from raw_odk.scheme_application where deleted_at is not null)",
+    post_hook="delete from {{ this }} where submission_id in (select submission_id from ({{ source_or_empty(source('raw_odk', 'scheme_application'), only_changed=false) }}) where deleted_at is not null)",
 ) }}
 {%- set present = relation_columns(source('raw_odk', 'scheme_application')) %}
 
 with source as (
-    select * from {{ source('raw_odk', 'scheme_application') }}{{ changed_submissions(source('raw_odk', 'scheme_application')) }}
+    {{ source_or_empty(source('raw_odk', 'scheme_application')) }}
 ),
 
 -- one row per submission: its latest edit; deleted submissions never count
