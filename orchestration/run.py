@@ -14,7 +14,29 @@ import sys
 from pathlib import Path
 
 from orchestration.jobs import FULL_BUILD_JOB, source_job_name
+from orchestration.resources import WAREHOUSE_POOL
 from sangam.config import ConfigError, load_config
+
+
+def release_stale_slots(instance, pool: str = WAREHOUSE_POOL) -> list[str]:
+    """Free pool slots still claimed by runs that are over (a UI server killed mid-run leaves its claim, and
+    this in-process run would otherwise wait for that slot forever). Returns the runs freed."""
+    import dagster as dg
+
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    freed = []
+    for slot in storage.get_concurrency_info(pool).claimed_slots:
+        run = instance.get_run_by_id(slot.run_id)
+        if run is None or run.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE,
+                                          dg.DagsterRunStatus.CANCELED):  # fmt: skip
+            storage.free_concurrency_slots_for_run(slot.run_id)
+            freed.append(slot.run_id)
+            logging.getLogger("sangam.orchestration").warning(
+                "freed the %s slot left claimed by finished run %s", pool, slot.run_id
+            )
+    return freed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     job = defs.resolve_job_def(job_name)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     with instance:
+        release_stale_slots(instance)
         result = job.execute_in_process(instance=instance, raise_on_error=False)
         summary = summarize_run(instance, result.run_id)
     print()
