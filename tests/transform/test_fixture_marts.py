@@ -128,3 +128,54 @@ def test_hmis_export_writes_one_csv_per_month(fixture_warehouse, tmp_path):
     pune = {r["indicator_code"]: r["value"] for r in rows if r["district"] == "Pune"}
     assert pune["PW_REG"] == "1" and pune["DEL_INST_PCT"] == "50" and pune["HV_TOTAL"] == "5"
     assert set(rows[0]) == {"state", "district", "month", "indicator_code", "indicator_name", "value"}
+
+
+# docs/contracts.md §4: the columns other steps (quality checks, Superset datasets) are built on
+CONTRACT_COLUMNS = {
+    "dim_geography": ["village_code", "village", "block_code", "block", "district_code", "district",
+                      "state_code", "state"],
+    "dim_date": ["date_day", "month_start", "week_start", "year", "month", "iso_week"],
+    "dim_field_worker": ["worker_id", "worker_name", "supervisor_id", "state_code", "district_code",
+                         "block_code", "is_active"],
+    "dim_beneficiary": ["beneficiary_key", "kind", "district_code"],
+    "mart_program_indicators_monthly": [
+        "state_code", "state", "district_code", "district", "month", "registered_pregnant_women",
+        "deliveries",
+        "institutional_deliveries", "institutional_delivery_pct", "women_delivered_with_anc4", "anc4_pct",
+        "children_12_23_visited", "children_12_23_fully_immunized", "fully_immunized_12_23_pct",
+        "children_measured", "underweight", "stunted", "wasted", "underweight_pct", "stunted_pct",
+        "wasted_pct",
+        "home_visits", "active_field_workers", "visits_per_field_worker", "target_registrations",
+        "registration_coverage_pct"],
+    "mart_scheme_applications": ["scheme", "state_code", "state", "district_code", "district", "month",
+                                 "applications", "approvals", "rejections", "pending", "benefits_received",
+                                 "median_days_to_benefit"],
+    "mart_field_worker_weekly": ["worker_id", "supervisor_id", "state_code", "district_code", "week_start",
+                                 "submissions", "home_visits", "late_submissions", "late_pct", "dq_flags",
+                                 "dq_score"],
+    "mart_hmis_monthly": ["state", "district", "month", "indicator_code", "indicator_name", "value"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("table", sorted(CONTRACT_COLUMNS))
+def test_contract_columns(query, table):
+    sql = (
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = ? order by ordinal_position"
+    )
+    cols = [c for (c,) in query(sql, [table])]
+    wanted = CONTRACT_COLUMNS[table]
+    if table.startswith("mart_"):  # marts: exactly these columns, in this order
+        assert cols == wanted
+    else:  # dimensions: at least these
+        assert set(wanted) <= set(cols), set(wanted) - set(cols)
+
+
+def test_funder_summary_has_the_indicator_columns(query):
+    sql = (
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = 'mart_funder_summary'"
+    )
+    cols = {c for (c,) in query(sql)}
+    indicators = set(CONTRACT_COLUMNS["mart_program_indicators_monthly"]) - {"state_code", "district_code"}
+    assert {"level", "geo_code", "suppressed"} | indicators <= cols
