@@ -182,7 +182,9 @@ def read_forms(con: duckdb.DuckDBPyConnection) -> list[FormTable]:
                     ft.columns.append(col)
                     seen.add(col.name)
         for ft in by_table.values():
-            if ft.table not in existing:
+            if ft.table in existing:
+                _add_unlisted_columns(con, schema, ft)
+            else:
                 log.warning(
                     "%s.%s is in form_fields but not loaded yet: staging reads it as empty", schema, ft.table
                 )
@@ -191,6 +193,22 @@ def read_forms(con: duckdb.DuckDBPyConnection) -> list[FormTable]:
         for form in {ft.form for ft in by_table.values()} - set(by_table):
             tables.append(FormTable(source, form, form, None))
     return tables
+
+
+def _add_unlisted_columns(con: duckdb.DuckDBPyConnection, schema: str, ft: FormTable) -> None:
+    """Keep the loaded columns the current form definition does not list (questions of an older form version,
+    e.g. child_health v1's `oedema`), with the type they were loaded as."""
+    known = {c.name for c in ft.columns} | {name for name, _, _ in _system(ft)} | {"deleted_at"}
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, ft.table],
+    ).fetchall()
+    for name, data_type in rows:
+        if name in known or name.startswith(("_sangam", "_dlt")):
+            continue
+        description = f"{name} (not in the current form definition: a question of an older form version)"
+        ft.columns.append(Column(name, data_type.lower(), description, {"in_current_form": False}))
 
 
 def _system(ft: FormTable) -> list[tuple[str, str, str]]:

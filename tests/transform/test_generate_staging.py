@@ -62,6 +62,21 @@ def test_new_form_version_column_reads_as_null_until_loaded(tmp_path: Path):
     assert "{{ typed('zinc_given', 'varchar', present) }}" in sql
 
 
+def test_loaded_columns_of_older_form_versions_are_kept(tmp_path: Path):
+    wh = raw_fixture.build(tmp_path / "raw.duckdb")
+    with duckdb.connect(str(wh)) as con:  # v1's question, no longer in the current definition
+        con.execute("alter table raw_kobo.child_health__child add column oedema VARCHAR")
+    out = tmp_path / "staging"
+    generate_staging.generate(wh, out)
+    assert (
+        "{{ typed('oedema', 'varchar', present) }}"
+        in (out / "kobo" / "stg_kobo__child_health__child.sql").read_text()
+    )
+    doc = yaml.safe_load((out / "kobo" / "stg_kobo__child_health__child.yml").read_text())
+    (col,) = [c for c in doc["models"][0]["columns"] if c["name"] == "oedema"]
+    assert col["meta"] == {"in_current_form": False}
+
+
 def test_committed_staging_covers_the_demo_forms():
     committed = PROJECT_DIR / "models" / "staging"
     for source in ("kobo", "odk"):

@@ -37,5 +37,6 @@ select
     {{ typed('height_cm', 'double', present) }}        as height_cm,
     {{ typed('muac_cm', 'double', present) }}          as muac_cm,
     {{ typed('vaccines', 'varchar', present) }}        as vaccines,
-    {{ typed('vaccines_list', 'varchar[]', present) }} as vaccines_list
+    {{ typed('vaccines_list', 'varchar[]', present) }} as vaccines_list,
+    {{ typed('oedema', 'varchar', present) }}          as oedema
 from current_rows
