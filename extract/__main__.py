@@ -52,8 +52,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report.summary())
     if args.report_json:
-        args.report_json.write_text(json.dumps(report.as_dict(), indent=2))
+        args.report_json.write_text(json.dumps({**report.as_dict(), "peak_rss_mb": _peak_rss_mb()}, indent=2))
     return 0 if report.ok else 1
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's own high-water RSS (Linux VmHWM; getrusage would include the parent's memory at fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 if __name__ == "__main__":

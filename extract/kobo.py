@@ -349,7 +349,7 @@ def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues,
     for name, tbl in tables.items():
         if name == main:
             counts[name] += tbl.num_rows
-            yield main_table(tbl, name)
+            yield main_table(tbl, name, unique=emitted is not None)
         else:
             counts[name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, name)
@@ -382,7 +382,7 @@ def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlatt
     log.info("%s: reconciliation: %d server ids, %d deleted, %d edited", label, len(server), len(deleted),
              len(edited))  # fmt: skip
     if deleted:
-        yield main_table(_mark_deleted(schema.form, deleted), schema.form)
+        yield main_table(_mark_deleted(schema.form, deleted), schema.form, unique=True)  # never on a page
     for i in range(0, len(edited), IN_CHUNK):
         chunk = edited[i : i + IN_CHUNK]
         params = {

@@ -34,7 +34,7 @@ log = logging.getLogger("sangam.extract")
 
 # A first load of a big form is split into runs of this many pages, each committed with its cursor, so a
 # killed extraction loses at most one chunk of work.
-PAGES_PER_RUN = 200
+PAGES_PER_RUN = 500
 MAX_RUNS = 10_000
 
 

@@ -58,16 +58,27 @@ def _with(hints: dict[str, dict], column: str, **extra) -> dict[str, dict]:
     return {**hints, column: {**hints.get(column, {}), **extra}}
 
 
-def main_table(table: pa.Table, name: str):
-    """A form's main table: upsert on the submission id."""
+def main_table(table: pa.Table, name: str, unique: bool = False):
+    """A form's main table: upsert on the submission id.
+
+    `unique`: the source guarantees each submission at most once per load, so dlt can skip its staging
+    de-duplication (a window over every staged row); otherwise the latest `_loaded_at` wins.
+    """
     table = not_null(table, "submission_id")
+    columns = column_hints(table)
+    extra = None
+    if unique:
+        extra = {"x-stage-data-deduplicated": True}
+    else:
+        columns["_loaded_at"] = {**columns.get("_loaded_at", {}), "dedup_sort": "desc"}
     return dlt.mark.with_hints(
         table,
         dlt.mark.make_hints(
             table_name=name,
             write_disposition="merge",
             primary_key="submission_id",
-            columns=column_hints(table),
+            columns=columns,
+            additional_table_hints=extra,
         ),
         create_table_variant=True,
     )
