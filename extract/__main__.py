@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _peak_rss_mb() -> float | None:
-    """This process's own high-water RSS (Linux VmHWM; getrusage would include the parent's memory at fork)."""
+    """This process's own peak RSS (Linux VmHWM; getrusage also counts the parent's memory at fork)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
