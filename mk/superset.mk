@@ -37,3 +37,6 @@ superset-up: superset-setup
 
 superset-down: setup
 	$(BIN)/python -m bi_config down
+
+# bench/superset.py starts a real Superset from .venv-superset.
+bench: superset-setup

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from bi_config import apply as applier
+from bi_config import server
 from bi_config.bundle import Bundle
 from bi_config.client import SupersetClient
 
@@ -87,6 +88,15 @@ def test_export_writes_back_only_what_changed_in_the_ui(live_superset, bundle_co
         # the database keeps its repository-relative path in git
         db_yaml = (bundle_copy / "databases" / "Sangam_serving.yaml").read_text()
         assert "duckdb:///warehouse/serving.duckdb" in db_yaml and "read_only: true" in db_yaml
+        # a dashboard made in the UI gets its own file
+        created = admin.post("/api/v1/dashboard/", {"dashboard_title": "Made in the UI"})["id"]
+        try:
+            written = applier.export(admin, bundle_copy, serving=live_superset.serving)
+            assert [p.relative_to(bundle_copy).as_posix() for p in written] == [
+                "dashboards/Made_in_the_UI.yaml"
+            ]
+        finally:
+            admin.delete(f"/api/v1/dashboard/{created}")
         applier.apply(admin, serving=live_superset.serving, roles_file=live_superset.roles_file)
         assert admin.get(f"/api/v1/chart/{chart_id}")["result"]["description"] is None
 
@@ -217,3 +227,16 @@ def test_analyst_queries_serving_read_only_in_sql_lab(live_superset):
     con = duckdb.connect(str(live_superset.serving), read_only=True)
     assert con.execute("select count(*) from dim_date").fetchone()[0] > 0
     con.close()
+
+
+def test_setup_is_idempotent_and_keeps_its_secrets(superset_home):
+    key = (superset_home.path / "secret_key").read_text()
+    password = superset_home.admin_password()
+    again = server.setup(superset_home.path, announce=False)  # marker present: no db upgrade, no new admin
+    assert (again.path / "secret_key").read_text() == key and again.admin_password() == password
+    assert len(key.strip()) >= 40
+    for name in ("secret_key", "admin_password", "superset_config.py"):
+        assert (superset_home.path / name).stat().st_mode & 0o077 == 0, name
+    config = superset_home.config_path.read_text()
+    assert key.strip() not in config  # the key stays in its own file, never in the config
+    assert '"DASHBOARD_RBAC": True' in config and "SUPERSET_DATABASE_URI" in config
