@@ -25,7 +25,16 @@ class BadValues(Counter):
     """(table, column) → number of values that did not parse as the form's type."""
 
 
-def _per_value(values: list, parse, typ: pa.DataType, bad: BadValues | None, key) -> pa.Array:
+def as_strings(values) -> pa.Array:
+    """Raw answers (a Python list or an Arrow array already) as an Arrow string array."""
+    if isinstance(values, pa.Array):
+        return values if values.type == pa.string() else pc.cast(values, pa.string())
+    return pa.array(values, pa.string())
+
+
+def _per_value(values, parse, typ: pa.DataType, bad: BadValues | None, key) -> pa.Array:
+    if isinstance(values, pa.Array):
+        values = values.to_pylist()
     out = []
     n_bad = 0
     for v in values:
@@ -69,7 +78,7 @@ def _parse_date(v: str) -> date:
 
 def to_timestamp(values: list, bad: BadValues | None = None, key=None) -> pa.Array:
     """ISO strings (naive = UTC, or with an offset) → naive UTC timestamp[us]."""
-    arr = pa.array(values, pa.string())
+    arr = as_strings(values)
     try:
         return pc.cast(arr, TS)
     except pa.ArrowInvalid:
@@ -85,7 +94,7 @@ def typed_arrays(f: FieldSpec, values: list, bad: BadValues | None = None) -> li
     key = (f.table, f.column)
     t = f.type
     if t == "geopoint":
-        arr = pa.array(values, pa.string())
+        arr = as_strings(values)
         parts = pc.utf8_split_whitespace(arr)
         out = []
         for i, part in enumerate(GEO_PARTS):
@@ -97,14 +106,14 @@ def typed_arrays(f: FieldSpec, values: list, bad: BadValues | None = None) -> li
             out.append((f"{f.column}_{part}", col))
         return out
     if t == "select_multiple":
-        arr = pa.array(values, pa.string())
+        arr = as_strings(values)
         return [(f.column, arr), (f"{f.column}_list", pc.utf8_split_whitespace(arr))]
     ((_, typ),) = f.columns()
     if typ == pa.string():
-        return [(f.column, pa.array(values, pa.string()))]
+        return [(f.column, as_strings(values))]
     if typ == TS:
         return [(f.column, to_timestamp(values, bad, key))]
-    arr = pa.array(values, pa.string())
+    arr = as_strings(values)
     try:
         return [(f.column, pc.cast(arr, typ))]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
