@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-parse", action="store_true", help="reuse transform/target/manifest.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("great_expectations", "alembic", "httpx"):  # their INFO lines are internals
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(args.config)  # secrets required: fail now, not half-way through
     except ConfigError as exc:
