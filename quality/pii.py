@@ -8,14 +8,15 @@ from typing import Any
 
 # Indian mobile: 10 digits starting 6-9, optionally +91/91/0 prefixed;
 # Aadhaar: 12 digits, optionally grouped 4-4-4.
-PHONE = re.compile(r"(?<!\d)(?:\+?91[\s-]?|0)?[6-9]\d{9}(?!\d)")
+# Digits may be grouped ("98123 45678", "981-234-5678").
+PHONE = re.compile(r"(?<!\d)(?:\+?91[\s-]?|0)?[6-9](?:[\s-]?\d){9}(?!\d)")
 AADHAAR = re.compile(r"(?<!\d)\d{4}[\s-]?\d{4}[\s-]?\d{4}(?!\d)")
 REDACTED = "[redacted]"
 
 
 # Whole-value shapes, for scanning published columns (hashes and codes may contain digit runs, so only a value
 # that is nothing but a phone or Aadhaar number counts there). RE2 syntax: the same in DuckDB and Python.
-PHONE_VALUE = r"^\s*(\+?91[\s-]?|0)?[6-9][0-9]{9}\s*$"
+PHONE_VALUE = r"^\s*(\+?91[\s-]?|0)?[6-9]([\s-]?[0-9]){9}\s*$"
 AADHAAR_VALUE = r"^\s*[0-9]{4}[\s-]?[0-9]{4}[\s-]?[0-9]{4}\s*$"
 
 

@@ -3,6 +3,7 @@ severity, an observed value and a failing sample without personal data; history 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ import pytest
 
 from quality.checks import CheckReport, accept_row_counts, run_checks
 from quality.publish import ServingPaths
+from quality.settings import Area, load_settings
 
 
 def sql(paths: ServingPaths, statement: str, params: list | None = None) -> list[tuple]:
@@ -256,3 +258,33 @@ def test_roster_listing_a_worker_twice_is_found(paths: ServingPaths) -> None:
     assert not dup.passed and not dup.blocking
     assert dup.observed_value == "1 duplicate worker_id values in 3 rows"
     assert dup.failing_sample == [{"worker_id": "FW0001", "copies": 2}]
+
+
+def test_gps_area_comes_from_the_config(paths: ServingPaths) -> None:
+    """sources.yaml `area` sets the box: a narrower one (around Pune) puts the farther homes outside it."""
+    base = load_settings(paths)
+    pune = dataclasses.replace(base, area=Area("Pune", 18.4, 18.52, 73.7, 73.9))
+    report = run_checks(paths.warehouse_path, pune, stage="raw")
+    gps = result(report, "gps_in_area.home_gps")
+    # home_gps latitude of woman i is 18.5 + 0.001234 i: above 18.52 from i = 17 on (23 of 40).
+    assert gps.observed_value.startswith("23 of 40 rows with home_gps outside Pune (18.4–18.52 N")
+
+
+def test_phone_shaped_values_are_masked_in_samples(paths: ServingPaths) -> None:
+    sql(
+        paths,
+        "UPDATE raw_kobo.pregnancy_registration SET age_years = 3, village = '+91 98123 45678' "
+        "WHERE woman_id = 'W0008'",
+    )
+    sample = result(
+        run_checks(paths.warehouse_path, paths, stage="raw"), "plausible_range.age_years"
+    ).failing_sample
+    assert sample == [
+        {
+            "submission_id": "1008",
+            "worker_id": "FW0003",
+            "village": "[redacted]",
+            "district": "BR_GAY",
+            "age_years": 3,
+        }
+    ]
