@@ -70,3 +70,40 @@ def test_reader_sees_zero_errors_across_publishes(paths: ServingPaths, tmp_path:
     assert outcome["reads"] > 20
     # The reader went on reading across the swaps: it saw the first file and later versions.
     assert len(outcome["versions"]) >= 3 and max(outcome["versions"]) == 1000 + publishes
+
+
+def test_the_reader_does_see_errors_when_the_file_is_written_in_place(
+    paths: ServingPaths, tmp_path: Path
+) -> None:
+    """Negative control: writing serving.duckdb in place (what publish avoids) blocks the same reader."""
+    import duckdb
+
+    publish(paths, run_checks(paths.warehouse_path, paths, stage="marts"))
+    stop, ready = tmp_path / "stop", tmp_path / "ready"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(paths.serving_path), str(stop), str(ready)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert reader.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        con = None
+        while con is None:  # a writer taking the file (it races the reader's own locks)
+            try:
+                con = duckdb.connect(str(paths.serving_path))
+            except duckdb.IOException:
+                assert time.monotonic() < deadline + 30, "the writer never got the lock"
+                time.sleep(0.01)
+        with con:
+            con.execute("UPDATE mart_hmis_monthly SET value = 7")
+            time.sleep(1.5)
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    outcome = json.loads(out)
+    assert outcome["error_count"] > 0
+    assert any("lock" in e.lower() for e in outcome["errors"]), outcome["errors"]
