@@ -8,6 +8,7 @@ Great Expectations is imported on first use and kept for the life of the process
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -104,9 +105,11 @@ def gx() -> Any:
     return _gx_module
 
 
+@functools.cache
 def _context(docs_dir: Path | None) -> Any:
     """An ephemeral GX context, or a file context under `docs_dir` that keeps suites, validation results and
-    the Data Docs site built from them."""
+    the Data Docs site built from them. One per process: each creation costs time (and a temp folder), and
+    suites and assets are named after their frames, so later runs update them in place."""
     module = gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
