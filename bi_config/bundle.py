@@ -22,6 +22,7 @@ log = logging.getLogger("sangam.bi")
 ASSETS = Path(__file__).resolve().parent / "assets"
 SERVING_URI_IN_GIT = "duckdb:///warehouse/serving.duckdb"
 KINDS = ("databases", "datasets", "charts", "dashboards")
+EMPTY: tuple[Any, ...] = (None, "", "{}", [], {})
 FRONTEND_MAINTAINED = (
     "chart_configuration",
     "global_chart_configuration",
@@ -107,10 +108,12 @@ def desired_bundle(bundle: Bundle, serving_path: Path, transform_dir: Path | Non
         connect_args = (
             data.setdefault("extra", {}).setdefault("engine_params", {}).setdefault("connect_args", {})
         )
+        name = data.get("database_name")
         if connect_args.get("read_only") is not True:
-            raise ValueError(
-                f"database {data.get('database_name')!r}: serving.duckdb must be opened read_only"
-            )
+            raise ValueError(f"database {name!r}: serving.duckdb must be opened read_only")
+        # without this, SQL Lab could read any file Superset can (read_text('/etc/passwd'), the secret key)
+        if (connect_args.get("config") or {}).get("enable_external_access") is not False:
+            raise ValueError(f"database {name!r}: connect_args.config.enable_external_access must be false")
     docs = dbt_docs(transform_dir) if transform_dir else {}
     for data in out.of_kind("datasets").values():
         model = docs.get(data["table_name"])
@@ -173,9 +176,12 @@ def differences(want: Any, have: Any, where: str = "") -> list[str]:
     if isinstance(want, dict) and isinstance(have, dict):
         out = []
         for key, value in want.items():
-            # a key Superset does not export is one it does not store: nothing to compare
             if key in have:
                 out += differences(value, have[key], f"{where}.{key}")
+            elif where and value not in EMPTY:
+                # inside JSON blobs (params, extra, metadata) Superset keeps what it is given
+                out.append(f"{where}.{key}: missing")
+            # an object's own field that Superset does not export is one it does not store: not compared
         return out
     if isinstance(want, list) and isinstance(have, list):
         if len(want) != len(have):

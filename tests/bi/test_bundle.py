@@ -156,6 +156,21 @@ def test_a_writable_database_is_refused(tmp_path):
         desired_bundle(bundle, tmp_path / "serving.duckdb")
 
 
+def test_a_database_with_external_file_access_is_refused(tmp_path):
+    bundle = Bundle.load()
+    del bundle.files["databases/Sangam_serving.yaml"]["extra"]["engine_params"]["connect_args"]["config"]
+    with pytest.raises(ValueError, match="enable_external_access"):
+        desired_bundle(bundle, tmp_path / "serving.duckdb")
+
+
+def test_a_setting_missing_inside_a_json_blob_is_a_difference():
+    (path, database) = next(iter(BUNDLE.of_kind("databases").items()))
+    exported = json.loads(json.dumps(database))
+    del exported["extra"]["engine_params"]["connect_args"]["config"]
+    del exported["impersonate_user"]  # a top-level field Superset does not export is not compared
+    assert differences(database, exported) == [".extra.engine_params.connect_args.config: missing"]
+
+
 def test_differences_ignore_instance_ids_and_export_order_but_not_edits():
     (path, chart) = next(iter(BUNDLE.of_kind("charts").items()))
     exported = json.loads(json.dumps(chart))

@@ -224,6 +224,17 @@ def test_analyst_queries_serving_read_only_in_sql_lab(live_superset):
             json={"database_id": database_id, "sql": "drop table dim_date", "runAsync": False},
         )
         assert write.status_code >= 400
+        # DuckDB's external access is off: no reading files of the server through SQL
+        leak = analyst.request(
+            "POST",
+            "/api/v1/sqllab/execute/",
+            json={
+                "database_id": database_id,
+                "sql": "select * from read_text('/etc/hostname')",
+                "runAsync": False,
+            },
+        )
+        assert leak.status_code >= 400 and "file system operations are disabled" in leak.text
     con = duckdb.connect(str(live_superset.serving), read_only=True)
     assert con.execute("select count(*) from dim_date").fetchone()[0] > 0
     con.close()
