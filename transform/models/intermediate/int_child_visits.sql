@@ -28,7 +28,8 @@ select
     r.height_cm,
     r.muac_cm,
     {{ salted_hash('child', 'r.child_id') }}               as beneficiary_key,
-    coalesce(r.vaccines_list, string_split(nullif(trim(r.vaccines), ''), ' '), []) as vaccines,
+    -- the card's vaccines as ' bcg opv0 … ': membership is a substring test, far cheaper than list functions
+    ' ' || coalesce(nullif(trim(r.vaccines), ''), array_to_string(r.vaccines_list, ' '), '') || ' ' as vaccines,
     r.village                                               as village_code,
     g.block_code,
     g.district_code,

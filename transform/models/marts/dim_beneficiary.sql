@@ -16,6 +16,17 @@ children as (
     select child_id, visit_date as first_seen, village_code, block_code, district_code, state_code,
            sex, cast(date_trunc('month', dob) as date) as birth_month
     from {{ ref('int_child_visits') }}
+),
+
+-- each person's first record (hashing after the dedupe: once per person, not once per record)
+first_women as (
+    select * from women
+    qualify row_number() over (partition by woman_id order by first_seen, village_code) = 1
+),
+
+first_children as (
+    select * from children
+    qualify row_number() over (partition by child_id order by first_seen, village_code) = 1
 )
 
 select
@@ -23,13 +34,11 @@ select
     'woman'                                as kind,
     state_code, district_code, block_code, village_code, sex, birth_month,
     first_seen                             as first_seen_date
-from women
-qualify row_number() over (partition by woman_id order by first_seen, village_code) = 1
+from first_women
 union all
 select
     {{ salted_hash('child', 'child_id') }},
     'child',
     state_code, district_code, block_code, village_code, sex, birth_month,
     first_seen
-from children
-qualify row_number() over (partition by child_id order by first_seen, village_code) = 1
+from first_children
