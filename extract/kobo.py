@@ -21,7 +21,15 @@ from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
-from extract.tables import failed_form_row, form_metadata, loads_rows, main_table, repeat_table, utcnow
+from extract.tables import (
+    failed_form_row,
+    form_metadata,
+    loads_rows,
+    main_table,
+    new_run_id,
+    repeat_table,
+    utcnow,
+)
 from sangam.naming import snake_case
 
 log = logging.getLogger("sangam.extract")
@@ -202,6 +210,7 @@ def kobo_source(
 
     `max_pages` bounds one run (the runner then runs again), so a long first load commits its progress.
     """
+    run_id = run_id or new_run_id(source_name)
     for form in forms:
         uid, table = (form["uid"], form["table"]) if isinstance(form, dict) else (form.uid, form.table)
         yield dlt.resource(

@@ -20,7 +20,15 @@ import pyarrow as pa
 from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_odk
-from extract.tables import failed_form_row, form_metadata, loads_rows, main_table, repeat_table, utcnow
+from extract.tables import (
+    failed_form_row,
+    form_metadata,
+    loads_rows,
+    main_table,
+    new_run_id,
+    repeat_table,
+    utcnow,
+)
 from extract.xform import parse_xform
 from sangam.naming import snake_case
 
@@ -209,6 +217,7 @@ def odk_source(
     run_id: str | None = None,
 ):
     """ODK Central forms (`forms`: [{xml_form_id, table}]) of one project → one resource per form."""
+    run_id = run_id or new_run_id(source_name)
     for form in forms:
         xml_id = form["xml_form_id"] if isinstance(form, dict) else form.xml_form_id
         table = (form.get("table") if isinstance(form, dict) else form.table) or snake_case(xml_id)

@@ -21,7 +21,15 @@ from pathlib import Path
 import dlt
 import pyarrow as pa
 
-from extract.tables import QUARANTINE_TABLE, append_table, column_hints, loads_rows, not_null, utcnow
+from extract.tables import (
+    QUARANTINE_TABLE,
+    append_table,
+    column_hints,
+    loads_rows,
+    new_run_id,
+    not_null,
+    utcnow,
+)
 from sangam.naming import snake_case
 
 log = logging.getLogger("sangam.extract")
@@ -272,6 +280,7 @@ def spreadsheet_source(
 ):
     """Spreadsheet files under `path` (`files`: [{pattern, table, header_row, required_columns, column_map,
     sheet}]) → one resource per table; `force` re-reads unchanged files."""
+    run_id = run_id or new_run_id(source_name)
     for spec in files:
         yield dlt.resource(_sheet_rows, name=spec["table"], max_table_nesting=0)(
             folder=path, spec=dict(spec), source_name=source_name, run_id=run_id, force=force

@@ -35,6 +35,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def new_run_id(source: str) -> str:
+    """The `_sangam_loads.load_id` of one run of a source (the runner passes its own)."""
+    return f"{source}-{utcnow():%Y%m%dT%H%M%S%f}"
+
+
 def column_hints(table: pa.Table) -> dict[str, dict]:
     """Timestamps stay naive UTC (DuckDB TIMESTAMP, as the contract says), not dlt's default TIMESTAMPTZ."""
     hints: dict[str, dict] = {}
