@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def _extract_subprocess(cfg_path: Path, warehouse: Path, env: dict, sources: lis
         "load_s": round(sum(r["duration_s"] for r in report["sources"]), 2),
         # the child's own VmHWM: wait4's ru_maxrss also counts the parent's memory copied at fork
         "peak_rss_mb": report.get("peak_rss_mb") or round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
     }
 
 
@@ -101,6 +103,7 @@ def _reference(kobo_url: str, uid: str, pages_dir: Path, token: str) -> dict:
             if not r.json().get("next"):
                 break
     con = duckdb.connect()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     con.execute(
         f"""create table pages as select unnest(results) as s
@@ -112,13 +115,15 @@ def _reference(kobo_url: str, uid: str, pages_dir: Path, token: str) -> dict:
            select s."_id" as submission_id, unnest(s."children/child", recursive := true) from pages"""
     )
     seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     subs = con.execute("select count(*) from subs").fetchone()[0]
     kids = con.execute("select count(*) from kids").fetchone()[0]
     con.close()
     size_mb = sum(p.stat().st_size for p in pages_dir.iterdir()) / 1e6
     shutil.rmtree(pages_dir)
-    return {"seconds": round(seconds, 2), "submissions": subs, "child_rows": kids, "pages": n,
-            "pages_mb": round(size_mb, 1)}  # fmt: skip
+    return {"seconds": round(seconds, 2), "cpu_s": round(cpu_s, 2), "submissions": subs, "child_rows": kids,
+            "pages": n, "pages_mb": round(size_mb, 1)}  # fmt: skip
 
 
 def _count(warehouse: Path, table: str) -> int:
@@ -180,6 +185,12 @@ def _measure_child_health(ctx, world: Path, warehouse: Path, tag: str, then_full
                 "reference_rows": ref["submissions"],
                 "pages_mb": ref["pages_mb"],
                 "ratio_to_reference": round(first["load_s"] / max(ref["seconds"], 1e-3), 2),
+                # CPU seconds are steadier than wall time on a shared machine (the load's process only:
+                # the emulator serving the pages runs elsewhere, as a real server would)
+                "extract_cpu_s": first["cpu_s"],
+                "reference_cpu_s": ref["cpu_s"],
+                "cpu_ratio_to_reference": round(first["cpu_s"] / max(ref["cpu_s"], 1e-3), 2),
+                "machine_load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )
         if ref["submissions"] != subs:
