@@ -76,6 +76,22 @@ def _root_message(error) -> str:
     return error.message.strip()
 
 
+def failed_check_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """One line per ERROR-severity check that failed in the run, with what it observed (a blocking check
+    stops publication: the alert should say why without opening the UI)."""
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        ev = entry.dagster_event.event_specific_data
+        if ev.passed or ev.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        detail = getattr(ev.metadata.get("failures"), "value", "") or ""
+        lines.append(
+            f"check {ev.asset_key.to_user_string()} {ev.check_name} failed"
+            + (f":\n{detail}" if detail else "")
+        )
+    return lines
+
+
 def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
     steps = []
     messages = []
@@ -86,6 +102,7 @@ def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
             messages.append(f"{event.step_key}: {_root_message(data.error)}")
     if not messages:
         messages.append(context.failure_event.message or "run failed")
+    messages += failed_check_lines(context.instance, context.dagster_run.run_id)
     error = "\n".join(messages)
     if len(error) > MAX_ERROR_CHARS:
         error = error[:MAX_ERROR_CHARS] + " …"

@@ -98,11 +98,16 @@ def test_warehouse_ops_share_the_pool_and_superset_does_not(defs: dg.Definitions
         assert checks_def.op.pool == "duckdb_warehouse"
 
 
-def test_dagster_yaml_limits_the_pool_to_one() -> None:
-    import yaml
+def test_dagster_yaml_is_a_valid_instance_with_the_pool_limited_to_one(tmp_path: Path) -> None:
+    import shutil
 
-    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / ".dagster" / "dagster.yaml").read_text())
-    assert doc["concurrency"]["pools"]["default_limit"] == 1
+    from orchestration.resources import WAREHOUSE_POOL
+
+    shutil.copy(Path(__file__).resolve().parents[2] / ".dagster" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+        assert storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 1
 
 
 def test_jobs_per_source_and_full_build(defs: dg.Definitions) -> None:

@@ -123,7 +123,9 @@ def test_a_failing_blocking_mart_check_stops_publication(full_run) -> None:
     with duckdb.connect(str(config.warehouse.path)) as con:
         con.execute("UPDATE marts.mart_program_indicators_monthly SET anc4_pct = 150 WHERE anc4_pct > 0")
     gate = dg.define_asset_job(
-        "gate", selection=dg.AssetSelection.assets(PUBLISH_KEY) | dg.AssetSelection.checks_for_assets(mart)
+        "gate",
+        selection=dg.AssetSelection.assets(PUBLISH_KEY)
+        | dg.AssetSelection.checks(dg.AssetCheckKey(mart, "gx")),
     )
     gated = dg.Definitions(
         assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[gate]
@@ -140,4 +142,21 @@ def test_a_failing_blocking_mart_check_stops_publication(full_run) -> None:
     ]  # fmt: skip
     assert not published
     assert serving.read_bytes() == before
-    assert not summarize_run(instance, result.run_id).published
+    summary = summarize_run(instance, result.run_id)
+    assert not summary.published
+    # the run fails (so the failure alert fires), at the check step, naming the check
+    assert not result.success and summary.failed_steps == ["gx_quality_checks"]
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "marts/mart_program_indicators_monthly: gx" in failure.step_failure_data.error.message
+    # and the alert says which check failed and what it saw
+    from orchestration.alerts import alert_from_failure
+
+    ctx = dg.build_run_status_sensor_context(
+        sensor_name="alert_on_run_failure",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()
+    alert = alert_from_failure(ctx)
+    assert alert.failed_steps == ("gx_quality_checks",)
+    assert "percentage_in_range.anc4_pct" in alert.error and "150" in alert.error
