@@ -9,13 +9,16 @@ as a dashboard viewer's browser would ask for it.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import time
 from pathlib import Path
 
+import yaml
+
 from bi_config import apply as applier
-from bi_config import server
+from bi_config import security, server
 from bi_config.client import SupersetClient
 
 REPEATS = int(os.environ.get("SANGAM_BENCH_CHART_REPEATS", "20"))
@@ -26,6 +29,31 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+BENCH_COORDINATOR = "bench_coordinator"
+BENCH_PASSWORD = secrets.token_urlsafe(12)  # a throwaway user of the bench's own Superset
+
+
+def _coordinator_roles(workdir: Path) -> Path:
+    data = yaml.safe_load(security.ROLES_FILE.read_text())
+    data["coordinators"] = [{"user": BENCH_COORDINATOR, "states": ["MH"]}]
+    path = workdir / "bench_roles.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _ensure_coordinator(admin: SupersetClient) -> None:
+    found = admin.get(
+        f"/api/v1/security/users/?q=(filters:!((col:username,opr:eq,value:{BENCH_COORDINATOR})))"
+    )
+    body = {"first_name": "Bench", "last_name": "Coordinator", "username": BENCH_COORDINATOR, "active": True,
+            "email": "bench@example.org", "password": BENCH_PASSWORD}  # fmt: skip
+    if found["result"]:
+        admin.put(f"/api/v1/security/users/{found['result'][0]['id']}", {"password": BENCH_PASSWORD})
+    else:
+        public = {r["name"]: r["id"] for r in admin.list_all("/api/v1/security/roles/")}["Public"]
+        admin.post("/api/v1/security/users/", {**body, "roles": [public]})
 
 
 def _serving_file(ctx) -> Path:
@@ -73,16 +101,26 @@ def run(ctx) -> dict[str, object]:
         "serving_mb": round(serving.stat().st_size / 1e6, 1),
         "repeats_per_chart": REPEATS,
     }
+    roles_file = _coordinator_roles(ctx.workdir)
     with (
         server.running(home, port=_free_port()) as url,
         SupersetClient(url, server.ADMIN_USER, home.admin_password()) as admin,
     ):
         started = time.perf_counter()
-        applier.apply(admin, serving=serving)
+        applier.apply(admin, serving=serving, roles_file=roles_file)
         figures["apply_s"] = round(time.perf_counter() - started, 2)
+        _ensure_coordinator(admin)
+        applier.apply(admin, serving=serving, roles_file=roles_file)  # gives the coordinator their roles
         started = time.perf_counter()
-        figures["second_apply_changed"] = applier.apply(admin, serving=serving).changed
+        figures["second_apply_changed"] = applier.apply(admin, serving=serving, roles_file=roles_file).changed
         figures["second_apply_s"] = round(time.perf_counter() - started, 2)
+        with SupersetClient(url, BENCH_COORDINATOR, BENCH_PASSWORD) as coordinator:
+            # row-level security adds a filter (a subquery on two tables): the program overview as they see it
+            samples = []
+            for chart in admin.get("/api/v1/dashboard/program-overview/charts")["result"]:
+                samples += _measure(coordinator, chart["id"])[0]
+            coordinator_p95 = _p95(samples)
+            figures["coordinator_program_overview_p95_s"] = round(coordinator_p95, 3)
         charts = {c["id"]: c["slice_name"] for c in admin.list_all("/api/v1/chart/", ["id", "slice_name"])}
         dashboards = admin.list_all("/api/v1/dashboard/", ["id", "slug"])
         per_dashboard: dict[str, dict] = {}
@@ -102,6 +140,6 @@ def run(ctx) -> dict[str, object]:
             per_dashboard[dashboard["slug"]] = entry
     figures["worst_chart_p95_s"] = round(worst, 3)
     figures["target_p95_s"] = TARGET_P95_S
-    figures["target_met"] = worst <= TARGET_P95_S
+    figures["target_met"] = max(worst, coordinator_p95) <= TARGET_P95_S
     figures["charts"] = per_dashboard
     return figures
