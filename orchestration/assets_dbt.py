@@ -55,13 +55,26 @@ def parse_manifest(project=None):
     return project
 
 
+def manifest_is_stale(project) -> bool:
+    """True when the manifest is missing or older than a file dbt reads (models, macros, seeds, tests, the
+    project and profile files)."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    root = project.project_dir
+    files = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses"):
+        files += [p for p in (root / folder).rglob("*") if p.is_file()]
+    return any(f.exists() and f.stat().st_mtime > built for f in files)
+
+
 def ensure_manifest():
-    """The project with a manifest: parsed by `dagster dev` on load, else when missing (a fresh clone)."""
+    """The project with a manifest that matches the files on disk, parsed (in-process dbt, no `dbt` on PATH
+    needed) only when something changed: `dagster dev` reloads and every step process of a run load the
+    definitions, and must not each re-parse."""
     project = dbt_project(MANIFEST_TARGET)
-    # `dagster dev` reloads definitions after a model edit: parse then (in-process dbt, as prepare_if_dev
-    # would, without needing `dbt` on PATH), else only when the manifest is missing.
-    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
-        log.info("no dbt manifest yet: running dbt parse")
+    if manifest_is_stale(project):
+        log.info("dbt manifest missing or older than the project files: running dbt parse")
         parse_manifest(project)
     return project
 

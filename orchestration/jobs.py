@@ -7,6 +7,9 @@ import dagster as dg
 from sangam.config import SangamConfig
 
 FULL_BUILD_JOB = "full_build"
+# One process per run: the warehouse steps run one at a time anyway (pool of 1), and a process per step
+# would load the definitions and import Great Expectations again for each, on a small shared machine.
+EXECUTOR = dg.in_process_executor
 
 
 def source_group(source_name: str) -> str:
@@ -24,6 +27,7 @@ def source_job(source_name: str) -> dg.UnresolvedAssetJobDefinition:
         selection=dg.AssetSelection.groups(source_group(source_name)).downstream(),
         description=f"Extract source `{source_name}`, then rebuild, check and publish what depends on it.",
         tags={"sangam/source": source_name},
+        executor_def=EXECUTOR,
     )
 
 
@@ -33,6 +37,7 @@ def full_build_job() -> dg.UnresolvedAssetJobDefinition:
         selection=dg.AssetSelection.all(),
         description="Extract every source, dbt build, quality gates, publish serving.duckdb, Superset.",
         tags={"sangam/source": "all"},
+        executor_def=EXECUTOR,
     )
 
 
