@@ -3,6 +3,8 @@
 Steps run in flow order and share a context: the extract step loads the worlds it generates, and the
 later steps reuse the largest warehouse it left behind. Each step module exposes
 `run(ctx: BenchContext) -> dict[str, object]` returning its figures (and targets met or not).
+`--steps` reruns some steps only; the report keeps the other steps' figures from the last report at the same
+sizes, each with the time it was measured.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import time
 import traceback
@@ -61,25 +64,38 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             figures = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         figures["step_seconds"] = round(time.perf_counter() - started, 2)
+        figures["measured_at"] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         ctx.results[step] = figures
         print(f"[bench] {step}: {json.dumps(figures, default=str)[:2000]}")
     write_report(ctx)
     return 1 if failed else 0
 
 
+def _earlier_steps(sizes: list[int]) -> dict[str, dict]:
+    """Figures of steps not rerun now, from the last report at the same sizes (each keeps its measured_at)."""
+    latest = REPORTS / "latest.json"
+    if not latest.exists():
+        return {}
+    earlier = json.loads(latest.read_text())
+    return earlier.get("steps", {}) if earlier.get("sizes") == sizes else {}
+
+
 def write_report(ctx: BenchContext) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    steps = {**_earlier_steps(ctx.sizes), **ctx.results}
+    order = [STEP_NAMES.get(m, m.split(".")[-1]) for m in STEPS]
+    steps = dict(sorted(steps.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     report = {
         "generated_at": stamp,
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "sizes": ctx.sizes,
-        "steps": ctx.results,
+        "steps": steps,
     }
     path = REPORTS / f"bench-{stamp}.json"
     path.write_text(json.dumps(report, indent=2, default=str))
     lines = [f"# Sangam benchmark {stamp}", "", f"sizes: {ctx.sizes}", ""]
-    for step, figures in ctx.results.items():
+    for step, figures in steps.items():
         lines.append(f"## {step}")
         lines += [f"- {k}: {v}" for k, v in figures.items() if k != "traceback"]
         lines.append("")
