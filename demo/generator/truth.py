@@ -2,7 +2,10 @@
 
 Computed from the generator's own typed records (not by parsing the files it wrote), per district and month,
 with the column names of marts.mart_program_indicators_monthly and marts.mart_scheme_applications.
-Rows exist for the (district, month) cells that have any indicator data, as in the marts.
+Dense, as in the marts (docs/contracts.md section 4, "Month range"): every district of the geography in every
+month from the first to the last month holding a counted event (registration, delivery, ANC visit or
+child_health visit, each after de-duplication, in a known village); a district-month without activity has zero
+counts, null percentages and null visits_per_field_worker.
 
 Rules, made explicit where the contract leaves a choice:
 - deleted submissions never count; an edited one counts as its latest version (the files hold that);
@@ -198,8 +201,15 @@ cells as (
     select district_code, month from r union select district_code, month from d
     union select district_code, month from imm union select district_code, month from growth
     union select district_code, month from hv
+),
+months as (
+    select unnest(generate_series(min(month), max(month), interval 1 month)) as month from cells
+),
+spine as (
+    select gd.*, m.month
+    from (select distinct district_code, district, state_code, state from geo) gd cross join months m
 )
-select gd.state_code, gd.state, c.district_code, gd.district, cast(c.month as date) as month,
+select c.state_code, c.state, c.district_code, c.district, cast(c.month as date) as month,
     coalesce(r.registered_pregnant_women, 0) as registered_pregnant_women,
     coalesce(d.deliveries, 0) as deliveries,
     coalesce(d.institutional_deliveries, 0) as institutional_deliveries,
@@ -227,8 +237,7 @@ select gd.state_code, gd.state, c.district_code, gd.district, cast(c.month as da
     case when t.target_registrations > 0
         then 100.0 * coalesce(r.registered_pregnant_women, 0) / t.target_registrations end
         as registration_coverage_pct
-from cells c
-join (select distinct district_code, district, state_code, state from geo) gd using (district_code)
+from spine c
 left join r using (district_code, month)
 left join d using (district_code, month)
 left join imm using (district_code, month)

@@ -630,3 +630,51 @@ def test_nothing_happens_after_the_world_is_observed(world: Path, facts: dict) -
                 assert system["updatedAt"] > system["submissionDate"]
             if system["deletedAt"]:
                 assert system["deletedAt"] > system["submissionDate"]
+
+
+def test_ground_truth_is_dense_even_where_districts_have_no_activity(tmp_path: Path) -> None:
+    """Contract §4 "Month range": every district × every month from the first to the last month holding an
+    event of the health forms; a district-month without activity has zeros, null ratios and its target."""
+    from demo.generator import geography as geo
+
+    world = tmp_path / "sparse"
+    generate(world, submissions=300, seed=42)  # small enough that some district-months are empty
+    con = duckdb.connect()
+    rows = con.execute(
+        f"select * from read_csv('{world}/ground_truth/program_indicators_monthly.csv', header=true)"
+    ).df()
+    base = world / "odk" / "forms" / "1"
+    first, last = con.execute(f"""
+        select cast(min(m) as date), cast(max(m) as date) from (
+            select date_trunc('month', cast("pregnancy/registration_date" as date)) as m
+            from read_json_auto('{world}/kobo/submissions/{PREG}.jsonl', format='newline_delimited')
+            union all
+            select date_trunc('month', cast(visit_date as date))
+            from read_json_auto('{world}/kobo/submissions/{CHILD}.jsonl', format='newline_delimited')
+            union all
+            select date_trunc('month', cast(visit_date as date))
+            from read_json_auto('{base}/anc_visit/Submissions.jsonl', format='newline_delimited')
+            where __system.deletedAt is null
+            union all
+            select date_trunc('month', cast(delivery_date as date))
+            from read_json_auto('{base}/delivery/Submissions.jsonl', format='newline_delimited')
+            where __system.deletedAt is null)
+    """).fetchone()
+    months = []
+    m = first
+    while m <= last:
+        months.append(m)
+        m = date(m.year + m.month // 12, m.month % 12 + 1, 1)
+    districts = {d.code for d in geo.DISTRICTS}
+    assert sorted(zip(rows["district_code"], rows["month"].dt.date, strict=True)) == sorted(
+        (d, m) for d in districts for m in months
+    )
+    counts = ["registered_pregnant_women", "deliveries", "home_visits", "active_field_workers"]
+    idle = rows[(rows[counts] == 0).all(axis=1)]
+    assert len(idle) > 0, "the sparse world should have district-months without any activity"
+    ratios = ["institutional_delivery_pct", "anc4_pct", "fully_immunized_12_23_pct", "stunted_pct"]
+    assert idle[ratios + ["visits_per_field_worker"]].isna().all().all()
+    assert (idle["children_measured"] == 0).all() and (idle["children_12_23_visited"] == 0).all()
+    # targets come from the sheet on every row, active or not
+    assert idle["target_registrations"].notna().all()
+    assert (idle["registration_coverage_pct"] == 0).all()

@@ -154,7 +154,9 @@ def test_missing_district_month_is_found_and_named(paths: ServingPaths) -> None:
     )
     report = run_checks(paths.warehouse_path, paths, stage="marts")
     check = result(report, "district_every_month")
-    assert not check.passed and not check.blocking  # severity set in checks.yaml (see the note there)
+    # blocking (checks.yaml): the mart is dense by contract, so a missing district-month stops publication
+    assert not check.passed and check.blocking
+    assert not report.passed and [r.name for r in report.blocking_failures] == ["district_every_month"]
     assert check.observed_value == "1 of 6 months without all 3 districts"
     assert check.failing_sample == [{"district_code": "MH_NAG", "month": "2025-04-01"}]
 

@@ -121,13 +121,56 @@ def test_hmis_export_writes_one_csv_per_month(fixture_warehouse, tmp_path):
     from transform.exports import write_hmis_csv
 
     paths = write_hmis_csv(fixture_warehouse, tmp_path)
-    # months with any activity: ANC visits from October, registrations, deliveries, the June visit
-    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03", "2025-06"]
+    # every month from the first event (ANC visits from October) to the last (the June visit), including
+    # April and May when nothing happened: HMIS expects a report of zeros, not a missing month
+    months = ["2024-10", "2024-11", "2024-12"] + [f"2025-{m:02d}" for m in range(1, 7)]
     assert [p.name for p in paths] == [f"hmis_{m}.csv" for m in months]
     rows = list(csv.DictReader((tmp_path / "hmis_2025-03.csv").open()))
     pune = {r["indicator_code"]: r["value"] for r in rows if r["district"] == "Pune"}
     assert pune["PW_REG"] == "1" and pune["DEL_INST_PCT"] == "50" and pune["HV_TOTAL"] == "5"
     assert set(rows[0]) == {"state", "district", "month", "indicator_code", "indicator_name", "value"}
+    april = list(csv.DictReader((tmp_path / "hmis_2025-04.csv").open()))
+    assert {r["district"] for r in april} == {"Pune", "Nashik"}
+    for district in ("Pune", "Nashik"):
+        values = {r["indicator_code"]: r["value"] for r in april if r["district"] == district}
+        assert values["PW_REG"] == values["DEL_TOTAL"] == values["HV_TOTAL"] == values["FW_ACTIVE"] == "0"
+        assert values["DEL_INST_PCT"] == values["ANC4_PCT"] == values["CH_STUNTED_PCT"] == ""
+
+
+def test_every_district_has_a_row_every_month(query):
+    """Contract §4 "Month range": dim_geography districts × the months from the first to the last event."""
+    districts = {d for (d,) in query("select distinct district_code from marts.dim_geography")}
+    assert districts == {"MH_PUN", "MH_NAS"}
+    got = query("select district_code, month from marts.mart_program_indicators_monthly")
+    months = [date(2024, m, 1) for m in (10, 11, 12)] + [date(2025, m, 1) for m in range(1, 7)]
+    assert sorted(got) == sorted((d, m) for d in districts for m in months)
+    # Pune had no activity in April: zero counts, null percentages and ratio, no target for April
+    r = _row(query, INDICATORS, ["MH_PUN", date(2025, 4, 1)])
+    assert (r["state_code"], r["state"], r["district"]) == ("MH", "Maharashtra", "Pune")
+    counts = ["registered_pregnant_women", "deliveries", "institutional_deliveries",
+              "women_delivered_with_anc4", "children_12_23_visited", "children_12_23_fully_immunized",
+              "children_measured", "underweight", "stunted", "wasted", "home_visits",
+              "active_field_workers"]  # fmt: skip
+    assert all(r[c] == 0 for c in counts), r
+    ratios = ["institutional_delivery_pct", "anc4_pct", "fully_immunized_12_23_pct", "underweight_pct",
+              "stunted_pct", "wasted_pct", "visits_per_field_worker", "target_registrations",
+              "registration_coverage_pct"]  # fmt: skip
+    assert all(r[c] is None for c in ratios), r
+    # Nashik's only March event is a registration: its target comes from the sheet as on any row
+    r = _row(query, INDICATORS, ["MH_NAS", MARCH])
+    assert (r["registered_pregnant_women"], r["home_visits"], r["target_registrations"]) == (1, 0, 0)
+    assert r["visits_per_field_worker"] is None
+
+
+def test_funder_summary_suppresses_the_empty_district_months(query):
+    r = _row(query, FUNDER, ["MH_PUN", date(2025, 4, 1)])
+    assert r["suppressed"] is True
+    assert r["registered_pregnant_women"] is None and r["home_visits"] is None and r["anc4_pct"] is None
+    state = query(
+        "select count(*), count(*) filter (where suppressed) from marts.mart_funder_summary "
+        "where level = 'state' and month = date '2025-05-01'"
+    )
+    assert state == [(1, 1)]
 
 
 # docs/contracts.md §4: the columns other steps (quality checks, Superset datasets) are built on

@@ -1,5 +1,7 @@
 -- Health programme indicators by district and month (docs/contracts.md §4 "Indicator rules").
 -- A record's district and month are those of its event date and its selected village.
+-- Dense (contract §4 "Month range"): every dim_geography district in every month from the first to the last
+-- month holding a counted event, so a district without activity shows zero counts instead of a missing row.
 with registrations as (
     select district_code, month, count(*) as registered_pregnant_women
     from {{ ref('int_registrations') }}
@@ -81,13 +83,28 @@ cells as (
 
 districts as (
     select distinct state_code, state, district_code, district from {{ ref('dim_geography') }}
+),
+
+-- the months from the first to the last with a counted event placed in a known district
+months as (
+    select cast(unnest(generate_series(
+        cast(min(month) as timestamp), cast(max(month) as timestamp), interval 1 month
+    )) as date) as month
+    from cells
+    where district_code is not null
+),
+
+spine as (
+    select d.state_code, d.state, d.district_code, d.district, m.month
+    from districts as d
+    cross join months as m
 )
 
 select
-    d.state_code,
-    d.state,
+    c.state_code,
+    c.state,
     c.district_code,
-    d.district,
+    c.district,
     c.month,
     coalesce(r.registered_pregnant_women, 0)                                        as registered_pregnant_women,
     coalesce(dl.deliveries, 0)                                                      as deliveries,
@@ -111,12 +128,10 @@ select
         then cast(hv.home_visits as double) / hv.active_field_workers end            as visits_per_field_worker,
     t.target_registrations,
     {{ pct('r.registered_pregnant_women', 't.target_registrations') }}              as registration_coverage_pct
-from cells as c
-left join districts as d on d.district_code = c.district_code
+from spine as c
 left join registrations as r on r.district_code = c.district_code and r.month = c.month
 left join deliveries as dl on dl.district_code = c.district_code and dl.month = c.month
 left join immunization as i on i.district_code = c.district_code and i.month = c.month
 left join growth as gr on gr.district_code = c.district_code and gr.month = c.month
 left join home_visits as hv on hv.district_code = c.district_code and hv.month = c.month
 left join targets as t on t.district_code = c.district_code and t.month = c.month
-where c.district_code is not null
