@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -15,6 +16,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=Path("demo/data"), help="output folder (default demo/data)")
     gen.add_argument("--submissions", type=int, default=10_000, help="total submissions across forms")
     gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="last day of the world, YYYY-MM-DD (default: derived from the seed)",
+    )
     evo = sub.add_parser("evolve", help="apply a 'next day' to an existing world")
     evo.add_argument("--data", type=Path, default=Path("demo/data"), help="world folder (default demo/data)")
     evo.add_argument("--seed", type=int, required=True)
@@ -27,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "generate":
-            summary = generate(args.out, args.submissions, args.seed)
+            summary = generate(args.out, args.submissions, args.seed, args.today)
         else:
             summary = evolve(args.data, args.seed)
     except (ValueError, FileNotFoundError) as exc:

@@ -9,7 +9,7 @@ submission disappears) and soft on ODK (deletedAt set); ground truth and world.j
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from demo.generator.world import (
     KOBO_FORMS,
     World,
     build_world,
+    generated_today,
     ids,
     phones,
     pick,
@@ -285,7 +286,8 @@ def evolve(data_dir: Path, seed: int) -> dict:
             f"{data_dir} is not a demo world: {facts_path} is missing (run generate first)"
         )
     facts = json.loads(facts_path.read_text())
-    world = build_world(int(facts["submissions"]), int(facts["seed"]))
+    today = generated_today(date.fromisoformat(facts["window"]["start"]))
+    world = build_world(int(facts["submissions"]), int(facts["seed"]), today)
     for earlier in facts.get("evolutions", []):
         apply_day(world, int(earlier))
     log = apply_day(world, int(seed))

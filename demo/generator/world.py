@@ -140,10 +140,23 @@ class World:
     targets: list = field(default_factory=list)  # (district_code, month, target) from the targets sheet
 
 
-def world_dates(seed: int) -> tuple[date, date]:
-    """A fixed 'today' derived from the seed (never the wall clock) and the start of the 12-month window."""
-    today = date(2025, 6, 1) + timedelta(days=seed % 211)
-    return today, today - timedelta(days=365)
+WINDOW_DAYS = 365
+
+
+def world_dates(seed: int, today: date | None = None) -> tuple[date, date]:
+    """The world's 'today' and the start of its 12-month window.
+
+    By default 'today' is derived from the seed (never the wall clock), so a seed always gives the same world;
+    the demo passes the real date so that its data looks fresh in the freshness checks.
+    """
+    if today is None:
+        today = date(2025, 6, 1) + timedelta(days=seed % 211)
+    return today, today - timedelta(days=WINDOW_DAYS)
+
+
+def generated_today(window_start: date) -> date:
+    """The 'today' a world was generated for: evolutions move 'today' on, never the window start."""
+    return window_start + timedelta(days=WINDOW_DAYS)
 
 
 def rng_for(seed: int, part: int) -> np.random.Generator:
@@ -609,10 +622,10 @@ def build_schemes(world: World, count: int) -> None:
     world.forms["scheme_application"] = table
 
 
-def build_world(submissions: int, seed: int) -> World:
+def build_world(submissions: int, seed: int, today: date | None = None) -> World:
     if submissions < 100:
         raise ValueError(f"--submissions must be at least 100 (got {submissions})")
-    today, start = world_dates(seed)
+    today, start = world_dates(seed, today)
     now = np.datetime64(f"{today.isoformat()}T03:30:00", "s")  # 09:00 in India on the world's 'today'
     world = World(seed, submissions, today, now, start, today - timedelta(days=150), build_workers(seed))
     targets = {f: int(round(submissions * s)) for f, s in SHARES.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from datetime import date
 from pathlib import Path
 
 from demo.generator import kobo, odk
@@ -58,10 +59,13 @@ def write_sources_fragment(out: Path) -> None:
     (out / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def generate(out_dir: Path, submissions: int, seed: int = 42) -> dict:
-    """Generate a world of `submissions` submissions in total (across forms) into out_dir."""
+def generate(out_dir: Path, submissions: int, seed: int = 42, today: date | None = None) -> dict:
+    """Generate a world of `submissions` submissions in total (across forms) into out_dir.
+
+    `today` is the last day of the world (default: derived from the seed).
+    """
     t0 = time.perf_counter()
-    world = build_world(int(submissions), int(seed))
+    world = build_world(int(submissions), int(seed), today)
     built = time.perf_counter() - t0
     summary = write_world(world, Path(out_dir))
     summary["timings_s"]["simulate"] = round(built, 2)
