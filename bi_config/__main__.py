@@ -1,4 +1,4 @@
-"""`python -m bi_config {setup,serve,apply,export}` — Superset's set-up and its assets as code."""
+"""`python -m bi_config {setup,serve,up,down,apply,export,demo-users}`: Superset set-up, assets as code."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+
+from bi_config.server import SupersetHome
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--url", help="Superset base URL (default $SANGAM_SUPERSET_URL or :8088)")
         cmd.add_argument("--bundle", type=Path, help="bundle folder (default bi_config/assets)")
+    cmd = sub.add_parser(
+        "demo-users",
+        help="create the demo users of roles.yaml (random passwords kept in the Superset home), apply roles",
+    )
+    cmd.add_argument("--url", help="Superset base URL (default $SANGAM_SUPERSET_URL or :8088)")
+    cmd.add_argument("--roles", type=Path, help="roles file (default bi_config/roles.yaml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -57,12 +65,35 @@ def main(argv: list[str] | None = None) -> int:
             print(applier.apply(client).summary())
         return 0
 
+    if args.command == "demo-users":
+        return _demo_users(args, home)
+
     with applier.connect(args.url, home) as client:
         if args.command == "apply":
             print(applier.apply(client, args.bundle).summary())
             return 0
         written = applier.export(client, args.bundle)
     print(f"exported {len(written)} files into {args.bundle or applier.DEFAULT_BUNDLE}")
+    return 0
+
+
+def _demo_users(args: argparse.Namespace, home: SupersetHome) -> int:
+    from bi_config import apply as applier
+    from bi_config import demo_users, security
+    from bi_config.client import SupersetError
+    from bi_config.server import SupersetSetupError
+
+    url = args.url or applier.default_url()
+    try:
+        cfg = security.SecurityConfig.load(args.roles) if args.roles else security.SecurityConfig.load()
+        demo_users.ensure_reachable(url)
+        with applier.connect(url, home) as client:
+            report = demo_users.ensure_demo_users(client, home, cfg)
+    except (demo_users.DemoUsersError, SupersetError, SupersetSetupError, security.RolesError) as exc:
+        print(f"demo-users: {exc}", file=sys.stderr)
+        return 1
+    # stdout only: the new passwords are shown this once and never go to a log
+    print(report.summary())
     return 0
 
 

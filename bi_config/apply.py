@@ -39,8 +39,12 @@ DEFAULT_BUNDLE = ASSETS
 DEFAULT_URL = "http://127.0.0.1:8088"
 
 
+def default_url() -> str:
+    return os.environ.get("SANGAM_SUPERSET_URL") or DEFAULT_URL
+
+
 def connect(url: str | None, home: SupersetHome) -> SupersetClient:
-    url = url or os.environ.get("SANGAM_SUPERSET_URL") or DEFAULT_URL
+    url = url or default_url()
     user = os.environ.get("SANGAM_SUPERSET_ADMIN_USER", ADMIN_USER)
     return SupersetClient(url, user, home.admin_password())
 

@@ -36,6 +36,10 @@ class SecurityConfig:
     state_filters: dict[str, str | None]
     coordinators: list[dict] = field(default_factory=list)
     members: list[dict] = field(default_factory=list)
+    # The demo's users (`python -m bi_config demo-users` creates them): mapped like coordinators/members
+    # when they exist, skipped quietly when they do not (a real server never has them).
+    demo_coordinators: list[dict] = field(default_factory=list)
+    demo_members: list[dict] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path = ROLES_FILE) -> SecurityConfig:
@@ -51,6 +55,11 @@ class SecurityConfig:
             coordinators=data.get("coordinators") or [],
             members=data.get("members") or [],
         )
+        demo = data.get("demo_users") or {}
+        if not isinstance(demo, dict):
+            raise RolesError(f"{path}: demo_users: a mapping with coordinators and members expected")
+        cfg.demo_coordinators = demo.get("coordinators") or []
+        cfg.demo_members = demo.get("members") or []
         cfg.validate(path)
         return cfg
 
@@ -73,21 +82,38 @@ class SecurityConfig:
             for role in roles:
                 if role not in self.roles:
                     raise RolesError(f"{path}: dashboards.{slug}: unknown role {role!r}")
-        for i, entry in enumerate(self.coordinators):
-            if ("user" in entry) == ("group" in entry):
-                raise RolesError(f"{path}: coordinators[{i}]: give exactly one of user or group")
-            states = entry.get("states") or []
-            if not states or not all(isinstance(s, str) and _STATE.match(s) for s in states):
+        for key, entries in (
+            ("coordinators", self.coordinators),
+            ("demo_users.coordinators", self.demo_coordinators),
+        ):
+            for i, entry in enumerate(entries):
+                if ("user" in entry) == ("group" in entry):
+                    raise RolesError(f"{path}: {key}[{i}]: give exactly one of user or group")
+                states = entry.get("states") or []
+                if not states or not all(isinstance(s, str) and _STATE.match(s) for s in states):
+                    raise RolesError(
+                        f"{path}: {key}[{i}].states: state codes like MH expected, got {states!r}"
+                    )
+        for key, entries in (("members", self.members), ("demo_users.members", self.demo_members)):
+            for i, entry in enumerate(entries):
+                if not isinstance(entry.get("user"), str):
+                    raise RolesError(f"{path}: {key}[{i}].user: a user name expected")
+                for role in entry.get("roles", []):
+                    if role not in known:
+                        raise RolesError(f"{path}: {key}[{i}].roles: unknown role {role!r}")
+        for i, entry in enumerate(self.demo_coordinators):
+            if "user" not in entry:
                 raise RolesError(
-                    f"{path}: coordinators[{i}].states: state codes like MH expected, got {states!r}"
+                    f"{path}: demo_users.coordinators[{i}]: demo coordinators are users, not groups"
                 )
-        for i, entry in enumerate(self.members):
-            for role in entry.get("roles", []):
-                if role not in known:
-                    raise RolesError(f"{path}: members[{i}].roles: unknown role {role!r}")
 
     def states(self) -> list[str]:
-        return sorted({s for entry in self.coordinators for s in entry["states"]})
+        return sorted({s for entry in self.coordinators + self.demo_coordinators for s in entry["states"]})
+
+    def demo_usernames(self) -> list[str]:
+        """The demo users, in file order, each once."""
+        names = [e["user"] for e in self.demo_coordinators] + [e["user"] for e in self.demo_members]
+        return list(dict.fromkeys(names))
 
 
 def state_role(state: str) -> str:
@@ -248,12 +274,14 @@ def _assign(cfg: SecurityConfig, state: _State, report: SecurityReport) -> None:
     managed = set(cfg.roles) | {state_role(s) for s in cfg.states()}
     wanted_users: dict[str, set[str]] = {}
     wanted_groups: dict[str, set[str]] = {}
-    for entry in cfg.coordinators:
+    for entry in cfg.coordinators + cfg.demo_coordinators:
         roles = {COORDINATOR, *(state_role(s) for s in entry["states"])}
         target = wanted_users if "user" in entry else wanted_groups
         target.setdefault(entry.get("user") or entry["group"], set()).update(roles)
-    for entry in cfg.members:
+    for entry in cfg.members + cfg.demo_members:
         wanted_users.setdefault(entry["user"], set()).update(entry.get("roles", []))
+    # named only as demo users: absent on a server where demo-users never ran, and that is fine
+    demo_only = set(cfg.demo_usernames()) - {e["user"] for e in cfg.coordinators + cfg.members if "user" in e}
     for kind, path, wanted in (
         ("user", "/api/v1/security/users/", wanted_users),
         ("group", "/api/v1/security/groups/", wanted_groups),
@@ -261,6 +289,9 @@ def _assign(cfg: SecurityConfig, state: _State, report: SecurityReport) -> None:
         column = "username" if kind == "user" else "name"
         for name, roles in sorted(wanted.items()):
             row = _find_one(client, path, column, name)
+            if row is None and kind == "user" and name in demo_only:
+                log.debug("demo user %r does not exist (python -m bi_config demo-users creates it)", name)
+                continue
             if row is None:
                 log.warning(
                     "roles.yaml: %s %r does not exist in Superset; create it, then apply again", kind, name

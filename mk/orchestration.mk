@@ -48,6 +48,7 @@ demo: setup demo-env
 	$(MAKE) --no-print-directory demo-emulators
 	@# Superset first (the BI fragment's background server), so the pipeline's last asset refreshes it.
 	$(if $(SUPERSET_VENV),-$(MAKE) --no-print-directory superset-up)
+	$(if $(SUPERSET_VENV),-$(MAKE) --no-print-directory superset-demo-users)
 	@# A failed run still gets the UI, where the data team sees what failed; `make run` is the strict one.
 	$(BIN)/python -m orchestration.run || echo "*** the pipeline run failed: see its summary above and the Dagster UI"
 	$(MAKE) --no-print-directory demo-serve

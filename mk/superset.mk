@@ -38,5 +38,11 @@ superset-up: superset-setup
 superset-down: setup
 	$(BIN)/python -m bi_config down
 
+# The demo's users of roles.yaml (demo_users:), one per role; passwords generated once, printed once, kept in
+# $(SANGAM_SUPERSET_HOME)/demo_passwords.json. Needs a running Superset (superset-up).
+.PHONY: superset-demo-users
+superset-demo-users: setup
+	$(BIN)/python -m bi_config demo-users
+
 # bench/superset.py starts a real Superset from .venv-superset.
 bench: superset-setup
