@@ -14,8 +14,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 import dlt
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
@@ -57,22 +59,45 @@ class KoboFlattener:
     def tables(self, subs: list[dict], loaded_at: datetime, bad: BadValues) -> dict[str, pa.Table]:
         schema = self.schema
         n = len(subs)
-        ids = [str(s["_id"]) for s in subs]
-        system = {
-            "submission_id": ids,
-            "instance_id": [s.get("meta/instanceID") for s in subs],
-            "root_uuid": [s.get("meta/rootUuid") or s.get("_uuid") for s in subs],
-            "deprecated_id": [s.get("meta/deprecatedID") for s in subs],
-            "submitted_at": to_timestamp(
-                [s.get("_submission_time") for s in subs], bad, (schema.form, "submitted_at")
-            ),
-            "updated_at": pa.nulls(n, pa.timestamp("us")),
-            "deleted_at": pa.nulls(n, pa.timestamp("us")),
-            "form_version": [s.get("__version__") for s in subs],
-            "submitted_by": [s.get("_submitted_by") for s in subs],
-            "review_state": [_validation(s.get("_validation_status")) for s in subs],
-            "_loaded_at": pa.array([loaded_at] * n, pa.timestamp("us")),
-        }
+        meta = _system_struct(subs)
+        ids = [str(s["_id"]) for s in subs] if meta is None else None
+        if meta is not None:
+            id_arr = pc.cast(meta.field(0), pa.string())
+            ids = id_arr.to_pylist() if self.repeats else None
+            submitted = to_timestamp(meta.field(5), bad, (schema.form, "submitted_at"))
+            root = pc.coalesce(_non_empty(meta.field(2)), meta.field(4))
+            status = _non_empty(meta.field(8).field(0))
+            system = {
+                "submission_id": id_arr,
+                "instance_id": meta.field(1),
+                "root_uuid": root,
+                "deprecated_id": meta.field(3),
+                "submitted_at": submitted,
+            }
+            version, by = meta.field(6), meta.field(7)
+        else:
+            system = {
+                "submission_id": ids,
+                "instance_id": [s.get("meta/instanceID") for s in subs],
+                "root_uuid": [s.get("meta/rootUuid") or s.get("_uuid") for s in subs],
+                "deprecated_id": [s.get("meta/deprecatedID") for s in subs],
+                "submitted_at": to_timestamp(
+                    [s.get("_submission_time") for s in subs], bad, (schema.form, "submitted_at")
+                ),
+            }
+            version = [s.get("__version__") for s in subs]
+            by = [s.get("_submitted_by") for s in subs]
+            status = [_validation(s.get("_validation_status")) for s in subs]
+        system.update(
+            {
+                "updated_at": pa.nulls(n, pa.timestamp("us")),
+                "deleted_at": pa.nulls(n, pa.timestamp("us")),
+                "form_version": version,
+                "submitted_by": by,
+                "review_state": status,
+                "_loaded_at": pa.array([loaded_at] * n, pa.timestamp("us")),
+            }
+        )
         main = schema.main
         out = {main.name: self._table(main, system, subs, n, bad)}
         for rt in self.repeats:
@@ -86,9 +111,7 @@ class KoboFlattener:
 
     def _extras(self, spec: TableSpec, rows: list[dict]) -> dict[str, list]:
         """Keys the form definition does not know (older versions, added fields): kept as VARCHAR."""
-        seen: set[str] = set()
-        for r in rows:
-            seen.update(r.keys())
+        seen: set[str] = set().union(*rows)  # iterating a dict gives its keys: one pass in C
         known = self.known[spec.name]
         unknown = sorted(k for k in seen - known if not k.startswith(_SYSTEM_PREFIXES))
         if not unknown:
@@ -112,6 +135,10 @@ class KoboFlattener:
             chain.append(t)
             t = self.schema.table_for_repeat(t.parent_repeat_path) if t.parent_repeat_path else None
         chain.reverse()
+        if len(chain) == 1:
+            fast = self._flat_repeat(rt, subs, ids, loaded_at, bad)
+            if fast is not None:
+                return fast
         sub_ids: list[str] = []
         row_ids: list[str] = []
         indexes: list[int | None] = []
@@ -155,6 +182,45 @@ class KoboFlattener:
         rows = rows + [{}] * len(tombstones)
         return self._table(rt, system, rows, len(rows), bad)
 
+    def _flat_repeat(
+        self, rt: TableSpec, subs: list[dict], ids: list[str], loaded_at, bad
+    ) -> pa.Table | None:
+        """A repeat directly under the submission, pivoted by Arrow in C++ (the same rows, ids and tombstones
+        as the general path); None when the data is irregular (a non-list, non-dict items), so the general
+        path handles it."""
+        holders = [s.get(rt.repeat_path) for s in subs]
+        paths = [f.path for f in rt.fields]
+        try:
+            lists = pa.array(holders, type=pa.list_(pa.struct([(p, pa.string()) for p in paths])))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            return None
+        name = rt.repeat_path.rsplit("/", 1)[-1]
+        parent = pc.list_parent_indices(lists)
+        at = parent.to_numpy()
+        # 1-based position of each item in its list: its flat position minus where its list starts
+        index = pa.array(np.arange(len(at)) - (lists.offsets.to_numpy()[at] - lists.offsets[0].as_py()) + 1)
+        id_arr = pa.array(ids, pa.string())
+        sub_ids = id_arr.take(parent)
+        row_ids = pc.binary_join_element_wise(sub_ids, f"/{name}[", pc.cast(index, pa.string()), "]", "")
+        empty = pc.equal(pc.fill_null(pc.list_value_length(lists), 0), 0)
+        tombs = id_arr.filter(empty)
+        n, t = len(parent), len(tombs)
+        flat = lists.flatten()
+        system = {
+            "submission_id": pa.concat_arrays([sub_ids, tombs]),
+            "row_id": pa.concat_arrays([row_ids, pc.binary_join_element_wise(tombs, f"#{rt.name}", "")]),
+            "repeat_index": pa.concat_arrays([index, pa.nulls(t, pa.int64())]),
+            "parent_row_id": pa.nulls(n + t, pa.string()),
+            "_loaded_at": pa.array([loaded_at] * (n + t), pa.timestamp("us")),
+            TOMBSTONE: pa.array([None] * n + [True] * t, pa.bool_()),
+        }
+        answers = {
+            p: pa.concat_arrays([flat.field(i), pa.nulls(t, pa.string())]) for i, p in enumerate(paths)
+        }
+        # fields the form does not define (older versions) are kept as VARCHAR, as in the general path
+        extras = self._extras(rt, [it for h in holders if h for it in h] + [{}] * t)
+        return build_table(rt, system, answers, extras, n + t, bad)
+
 
 def _answers(spec: TableSpec, rows: list[dict]) -> dict:
     """Each question's answers as an Arrow string array, pivoted by Arrow in C++ (the hot loop of a load);
@@ -165,6 +231,40 @@ def _answers(spec: TableSpec, rows: list[dict]) -> dict:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return {p: [_text(r.get(p)) for r in rows] for p in paths}
     return {p: arr.field(i) for i, p in enumerate(paths)}
+
+
+# Server metadata of a KPI submission, pivoted in one C++ pass (order matters: `tables` reads by index).
+_SYSTEM_STRUCT = pa.struct(
+    [
+        ("_id", pa.int64()),
+        ("meta/instanceID", pa.string()),
+        ("meta/rootUuid", pa.string()),
+        ("meta/deprecatedID", pa.string()),
+        ("_uuid", pa.string()),
+        ("_submission_time", pa.string()),
+        ("__version__", pa.string()),
+        ("_submitted_by", pa.string()),
+        ("_validation_status", pa.struct([("uid", pa.string())])),
+    ]
+)
+
+
+def _system_struct(subs: list[dict]) -> pa.StructArray | None:
+    """The system fields as one Arrow struct array, or None when a value has an unexpected type (the
+    per-row path then handles it)."""
+    try:
+        arr = pa.array(subs, type=_SYSTEM_STRUCT)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if arr.field(0).null_count:
+        return None
+    # KPI sends `_validation_status: {}` for "no status": its uid is then null, as the per-row path gives
+    return arr
+
+
+def _non_empty(arr: pa.Array) -> pa.Array:
+    """Empty strings as nulls (the per-row path's `x or None`)."""
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
 def _validation(v: object) -> str | None:
