@@ -224,64 +224,41 @@ def _ident(name: str) -> str:
 
 
 def render_sql(ft: FormTable) -> str:
+    """A slim model: the shared config, current-row filter and system columns are macros (macros/staging.sql);
+    the model lists its typed question columns."""
     src = f"source('raw_{ft.source}', '{ft.table}')"
     system = {name for name, _, _ in _system(ft)}
     questions = [c for c in ft.columns if c.name not in system and c.name != "deleted_at"]
     if ft.parent:  # repeat rows of submissions no longer current go
-        kept = f"{{{{ ref('stg_{ft.source}__{ft.parent}') }}}}"
-        hook = f"delete from {{{{ this }}}} where submission_id not in (select submission_id from {kept})"
-    else:  # submissions deleted on the server (or by delete reconciliation) go
-        every = f"source_or_empty({src}, only_changed=false)"
-        gone = f"select submission_id from ({{{{ {every} }}}}) where deleted_at is not null"
-        hook = f"delete from {{{{ this }}}} where submission_id in ({gone})"
-    lines = [
-        f"-- {HEADER.format(schema='raw_' + ft.source)}.",
-        f"-- To change it, copy it to models/staging/overrides/{ft.model}.sql (that copy wins).",
-        "{{ config(",
-        "    materialized='incremental',",
-        "    unique_key='submission_id',",
-        "    incremental_strategy='delete+insert',",
-        "    on_schema_change='append_new_columns',",
-        f'    post_hook="{hook}",',
-        ") }}",
-        f"{{%- set present = relation_columns({src}) %}}",
-        "",
-        "with source as (",
-        f"    {{{{ source_or_empty({src}{', repeat=true' if ft.parent else ''}) }}}}",
-        "),",
-    ]
-    if ft.parent:
-        lines += [
+        parent = f"stg_{ft.source}__{ft.parent}"
+        config = f"staging_config('raw_{ft.source}', '{ft.table}', parent='{parent}')"
+        rows = f"current_repeat_rows({src}, ref('{parent}'))"
+        system_columns = "system_columns(repeat=true)"
+    else:  # one row per submission: its latest edit; deleted submissions never count
+        config = f"staging_config('raw_{ft.source}', '{ft.table}')"
+        rows = f"current_submissions({src})"
+        system_columns = "system_columns()"
+    exprs = [(f"{{{{ typed('{c.name}', '{c.data_type}', present) }}}}", c.name) for c in questions]
+    width = max((len(e) for e, _ in exprs), default=0)
+    select = [f"    {{{{ {system_columns} }}}}"]
+    select += [f"    {expr.ljust(width)} as {_ident(name)}" for expr, name in exprs]
+    return "\n".join(
+        [
+            f"-- {HEADER.format(schema='raw_' + ft.source)}.",
+            f"-- To change it, copy it to models/staging/overrides/{ft.model}.sql (that copy wins).",
+            f"{{{{ {config} }}}}",
+            f"{{%- set present = relation_columns({src}) %}}",
             "",
-            "-- rows of current, undeleted submissions only (the parent model keeps those)",
-            "current_rows as (",
-            "    select source.*",
-            "    from source",
-            f"    inner join {{{{ ref('stg_{ft.source}__{ft.parent}') }}}} as parent",
-            "        on source.submission_id = parent.submission_id",
-            "    qualify row_number() over (partition by source.row_id order by source._loaded_at desc) = 1",
+            "with current_rows as (",
+            f"    {{{{ {rows} }}}}",
             ")",
-        ]
-    else:
-        lines += [
             "",
-            "-- one row per submission: its latest edit; deleted submissions never count",
-            "current_rows as (",
-            "    select *",
-            "    from source",
-            "    where deleted_at is null",
-            "    qualify row_number() over (",
-            "        partition by submission_id",
-            "        order by coalesce(updated_at, submitted_at) desc, _loaded_at desc",
-            "    ) = 1",
-            ")",
+            "select",
+            ",\n".join(select),
+            "from current_rows",
+            "",
         ]
-    exprs = [(f"cast({name} as {dtype})", name) for name, dtype, _ in _system(ft)]
-    exprs += [(f"{{{{ typed('{c.name}', '{c.data_type}', present) }}}}", c.name) for c in questions]
-    width = max(len(e) for e, _ in exprs)
-    select = [f"    {expr.ljust(width)} as {_ident(name)}" for expr, name in exprs]
-    lines += ["", "select", ",\n".join(select), "from current_rows", ""]
-    return "\n".join(lines)
+    )
 
 
 def render_yml(ft: FormTable) -> dict:

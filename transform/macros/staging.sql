@@ -51,3 +51,70 @@
     where false
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- The shared parts of every generated staging model (transform/generate_staging.py writes models that call
+    these, so a change here reaches every form at once). -#}
+
+{#- Incremental delete+insert on submission_id (see changed_submissions). The post-hook runs after every build:
+    a form model drops the submissions deleted on the server (or by delete reconciliation), read from all of
+    the raw table, not only the changed rows; a repeat model (`parent` = its form's staging model name) drops
+    the rows whose submission that model no longer keeps. Hooks are text rendered when the model runs. -#}
+{% macro staging_config(source_name, table, parent=none) -%}
+    {%- if parent -%}
+        {%- set kept = "{{ ref('" ~ parent ~ "') }}" -%}
+        {%- set hook = "delete from {{ this }} where submission_id not in (select submission_id from " ~ kept ~ ")" -%}
+    {%- else -%}
+        {%- set every = "{{ source_or_empty(source('" ~ source_name ~ "', '" ~ table ~ "'), only_changed=false) }}" -%}
+        {%- set hook = "delete from {{ this }} where submission_id in (select submission_id from (" ~ every ~ ") where deleted_at is not null)" -%}
+    {%- endif -%}
+    {{ config(
+        materialized='incremental',
+        unique_key='submission_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=hook,
+    ) }}
+{%- endmacro %}
+
+{#- One row per submission: its latest edit (`coalesce(updated_at, submitted_at)`, then the newest load);
+    deleted submissions never count. -#}
+{% macro current_submissions(relation) -%}
+    select *
+    from ({{ source_or_empty(relation) }}) as source
+    where deleted_at is null
+    qualify row_number() over (
+        partition by submission_id
+        order by coalesce(updated_at, submitted_at) desc, _loaded_at desc
+    ) = 1
+{%- endmacro %}
+
+{#- The rows of a repeat table that belong to the submissions its form's staging model keeps (current,
+    undeleted), each row once: its newest load. -#}
+{% macro current_repeat_rows(relation, parent) -%}
+    select source.*
+    from ({{ source_or_empty(relation, repeat=true) }}) as source
+    inner join {{ parent }} as parent
+        on source.submission_id = parent.submission_id
+    qualify row_number() over (partition by source.row_id order by source._loaded_at desc) = 1
+{%- endmacro %}
+
+{#- The system columns (docs/contracts.md §3) that lead every staging model, typed; `repeat=true` for a repeat
+    table's. transform/generate_staging.py documents the same columns (SYSTEM_COLUMNS, REPEAT_SYSTEM_COLUMNS). -#}
+{% macro system_columns(repeat=false) -%}
+    {%- if repeat -%}
+        {%- set columns = [('submission_id', 'varchar'), ('row_id', 'varchar'), ('repeat_index', 'bigint'),
+                           ('parent_row_id', 'varchar'), ('_loaded_at', 'timestamp')] -%}
+    {%- else -%}
+        {%- set columns = [('submission_id', 'varchar'), ('instance_id', 'varchar'), ('root_uuid', 'varchar'),
+                           ('deprecated_id', 'varchar'), ('submitted_at', 'timestamp'),
+                           ('updated_at', 'timestamp'), ('form_version', 'varchar'),
+                           ('submitted_by', 'varchar'), ('review_state', 'varchar'),
+                           ('_loaded_at', 'timestamp')] -%}
+    {%- endif -%}
+    {%- set casts = [] -%}
+    {%- for name, data_type in columns -%}
+        {%- do casts.append('cast(' ~ name ~ ' as ' ~ data_type ~ ') as ' ~ name) -%}
+    {%- endfor -%}
+    {{ casts | join(',\n    ') }}
+{%- endmacro %}
