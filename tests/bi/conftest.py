@@ -16,6 +16,7 @@ import yaml
 from bi_config import apply as applier
 from bi_config import server
 from bi_config.client import SupersetClient
+from bi_config.demo_users import create_user
 
 from .serving_fixture import build_serving
 
@@ -75,19 +76,9 @@ def _test_roles(tmp: Path) -> Path:
 
 def _create_users(client: SupersetClient) -> None:
     """Users come from an admin or a login provider, never from apply: the test plays the admin."""
-    public = {r["name"]: r["id"] for r in client.list_all("/api/v1/security/roles/")}["Public"]
     for username, label in TEST_USERS.items():
-        client.post(
-            "/api/v1/security/users/",
-            {
-                "first_name": label,
-                "last_name": "Test",
-                "username": username,
-                "email": f"{username}@example.org",
-                "active": True,
-                "password": PASSWORD,
-                "roles": [public],
-            },
+        create_user(
+            client, username, PASSWORD, first_name=label, last_name="Test", email=f"{username}@example.org"
         )
     coord_north = client.get("/api/v1/security/users/?q=(filters:!((col:username,opr:eq,value:coord_north)))")
     client.post(
