@@ -161,7 +161,9 @@ class DemoUsersReport:
                 f"already in Superset, not created by demo-users (password not kept here): "
                 f"{', '.join(self.unmanaged)}"
             )
-        lines += [f"  {change}" for change in self.security]
+        if self.security:
+            lines.append("roles and row-level security applied:")
+            lines += [f"  {change}" for change in self.security]
         if not self.changed:
             lines.append(
                 f"the demo users already exist ({', '.join(self.existing + self.unmanaged)}); "
