@@ -56,7 +56,7 @@ demo: setup demo-env
 	@echo "Sangam demo is up:"
 	@echo "  Dagster UI    http://127.0.0.1:$(DAGSTER_PORT)   (runs, lineage, checks, schedules)"
 	$(if $(SUPERSET_VENV),@echo "  Superset      http://127.0.0.1:$(SUPERSET_PORT)   (user admin; password in $(SANGAM_SUPERSET_HOME)/admin_password)")
-	$(if $(SUPERSET_VENV),@echo "                demo users staff, coordinator_mh, coordinator_north, analyst, funder (passwords in $(SANGAM_SUPERSET_HOME)/demo_passwords.json)")
+	$(if $(SUPERSET_VENV),@echo "                demo users: staff coordinator_mh coordinator_north analyst funder (passwords in $(SANGAM_SUPERSET_HOME)/demo_passwords.json)")
 	@echo "  KoBo emulator http://127.0.0.1:8765, ODK Central emulator http://127.0.0.1:8766"
 	@echo "Logs in .dagster/*.log. Stop everything with: make demo-stop"
 
