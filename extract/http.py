@@ -72,11 +72,15 @@ class HttpClient:
     def get_text(self, url: str, params: dict[str, Any] | None = None) -> str:
         return self.request("GET", url, params=params, parse=False)
 
+    def get_bytes(self, url: str, params: dict[str, Any] | None = None) -> bytes:
+        """The body unparsed (the caller parses it, re-requesting with `get_json` if it is cut short)."""
+        return self.request("GET", url, params=params, parse="bytes")
+
     def request_json(self, method: str, url: str, *, params: dict | None = None, json: Any = None) -> Any:
         return self.request(method, url, params=params, json=json)
 
     def request(
-        self, method: str, url: str, *, params: dict | None = None, json: Any = None, parse: bool = True
+        self, method: str, url: str, *, params: dict | None = None, json: Any = None, parse: bool | str = True
     ):
         """One request, retried on transient failures; raises ExtractError when it gives up."""
         where = _describe(url)
@@ -91,6 +95,8 @@ class HttpClient:
                 reason = f"{type(exc).__name__}"
             else:
                 if resp.status_code < 300:
+                    if parse == "bytes":
+                        return resp.content
                     if not parse:
                         return resp.text
                     try:

@@ -9,8 +9,10 @@ page. Hard deletes and old edits are found by a periodic reconciliation over eve
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import dlt
@@ -415,20 +417,62 @@ def _form_rows_inner(
 
 
 def _keyset_pages(client: HttpClient, uid: str, page_size: int, query: dict, last_id, max_pages: int | None):
-    """Pages in `_id` order, each asking for ids after the last one seen (stable under inserts, deletes)."""
-    pages = 0
-    while True:
+    """Pages in `_id` order, each asking for ids after the last one seen (stable under inserts, deletes).
+
+    The next request goes out as soon as a page's bytes arrive, with the last `_id` read from the raw body,
+    so the server builds page n+1 while page n is parsed; the parsed page confirms that id, and when it does
+    not (or the body is cut short) the early request is dropped and the page is asked for again.
+    """
+
+    def fetch(after) -> bytes:
         q = dict(query)
-        if last_id is not None:
-            q["_id"] = {"$gt": last_id}
-        page = _data_page(client, uid, page_size, q)
-        results = page.get("results") or []
-        pages += 1
-        yield page, results
-        if results:
-            last_id = results[-1]["_id"]
-        if len(results) < page_size or not page.get("next") or (max_pages and pages >= max_pages):
-            return
+        if after is not None:
+            q["_id"] = {"$gt": after}
+        return client.get_bytes(f"/api/v2/assets/{uid}/data/", params=_page_params(page_size, q))
+
+    pages = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="sangam-kobo-next") as pool:
+        pending: Future | None = pool.submit(fetch, last_id)
+        while pending is not None:
+            raw = pending.result()
+            pages += 1
+            bounded = bool(max_pages and pages >= max_pages)
+            guess = None if bounded or _says_last(raw) else _last_id(raw)
+            pending = pool.submit(fetch, guess) if guess is not None else None
+            try:
+                page = orjson.loads(raw)
+            except orjson.JSONDecodeError:  # cut short without a transport error: ask again, with retries
+                q = dict(query, _id={"$gt": last_id}) if last_id is not None else query
+                page = _data_page(client, uid, page_size, q)
+            page = _checked_page(client, uid, page)
+            results = page["results"]
+            yield page, results
+            if results:
+                last_id = results[-1]["_id"]
+            if len(results) < page_size or not page.get("next") or bounded:
+                if pending is not None:
+                    pending.cancel()
+                return
+            if pending is None or guess != last_id:
+                if pending is not None:
+                    pending.cancel()
+                pending = pool.submit(fetch, last_id)
+
+
+_LAST_ID = re.compile(rb'"_id"\s*:\s*(\d+)')
+
+
+def _last_id(raw: bytes) -> int | None:
+    """The `_id` of the last submission in a raw page (the results are sorted by `_id`), or None."""
+    at = raw.rfind(b'"_id"')
+    m = _LAST_ID.match(raw, at) if at >= 0 else None
+    return int(m.group(1)) if m else None
+
+
+def _says_last(raw: bytes) -> bool:
+    """Whether a raw page says there is no next one (KPI puts `next` before the results)."""
+    head = raw[:4096]
+    return b'"next":null' in head or b'"next": null' in head
 
 
 def _minus_minutes(kobo_time: str, minutes: float) -> str:
@@ -440,18 +484,26 @@ def _hours_since(iso: str) -> float:
     return (utcnow() - datetime.fromisoformat(iso)).total_seconds() / 3600
 
 
-def _data_page(
-    client: HttpClient, uid: str, limit: int, query: dict, fields: list[str] | None = None
-) -> dict:
+def _page_params(limit: int, query: dict, fields: list[str] | None = None) -> dict:
     params = {"format": "json", "limit": limit, "sort": '{"_id": 1}'}
     if query:
         params["query"] = orjson.dumps(query).decode()
     if fields:
         params["fields"] = orjson.dumps(fields).decode()
-    page = client.get_json(f"/api/v2/assets/{uid}/data/", params=params)
+    return params
+
+
+def _checked_page(client: HttpClient, uid: str, page: object) -> dict:
     if not isinstance(page, dict) or not isinstance(page.get("results"), list):
         raise ExtractError(f"{client.source}: /api/v2/assets/{uid}/data/ did not return a KPI page")
     return page
+
+
+def _data_page(
+    client: HttpClient, uid: str, limit: int, query: dict, fields: list[str] | None = None
+) -> dict:
+    page = client.get_json(f"/api/v2/assets/{uid}/data/", params=_page_params(limit, query, fields))
+    return _checked_page(client, uid, page)
 
 
 def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues,
