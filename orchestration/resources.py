@@ -7,9 +7,7 @@ resource names its environment variables too, so the Dagster UI (which shows res
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +15,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dlt import DagsterDltResource
 
 from sangam.config import SangamConfig, load_config, sangam_home
+from transform.dbt_runner import env_overrides
 
 # Pool of every op that opens warehouse.duckdb: DuckDB allows one process at a time on a file (even a
 # read-only open fails while another process writes), so dlt loads, dbt, GX checks and publishing queue here.
@@ -67,17 +66,6 @@ def build_resources(config: SangamConfig, sources_path: str | Path | None = None
     }
 
 
-@contextlib.contextmanager
-def warehouse_env(config: SangamConfig) -> Iterator[None]:
+def warehouse_env(config: SangamConfig) -> contextlib.AbstractContextManager[None]:
     """Point dbt's profile (transform/profiles.yml reads SANGAM_WAREHOUSE) at the configured warehouse."""
-    overrides = {"SANGAM_WAREHOUSE": str(config.warehouse.path), "SANGAM_HOME": str(sangam_home())}
-    saved = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return env_overrides({"SANGAM_WAREHOUSE": str(config.warehouse.path), "SANGAM_HOME": str(sangam_home())})

@@ -41,7 +41,9 @@ class DbtResult:
 
 
 @contextmanager
-def _env(overrides: dict[str, str]) -> Iterator[None]:
+def env_overrides(overrides: dict[str, str]) -> Iterator[None]:
+    """Set these environment variables for the block, then restore each (or remove it if it was unset):
+    dbt's profile reads the warehouse path from the environment (SANGAM_WAREHOUSE)."""
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
     try:
@@ -111,7 +113,7 @@ def run(
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if merged_vars and args and args[0] not in ("parse", "deps", "clean"):
         command += ["--vars", json.dumps(merged_vars)]
-    with _env(env):
+    with env_overrides(env):
         try:
             res = dbtRunner().invoke(command)
         finally:
