@@ -8,6 +8,7 @@ parse as its declared type becomes null and is counted in `BadValues`, so one ba
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from datetime import UTC, date, datetime
 
@@ -79,14 +80,24 @@ def _parse_date(v: str) -> date:
 def to_timestamp(values: list, bad: BadValues | None = None, key=None) -> pa.Array:
     """ISO strings (naive = UTC, or with an offset) → naive UTC timestamp[us]."""
     arr = as_strings(values)
-    try:
-        return pc.cast(arr, TS)
-    except pa.ArrowInvalid:
-        pass
-    try:
-        return pc.cast(pc.cast(arr, pa.timestamp("us", "UTC")), TS)
-    except pa.ArrowInvalid:
-        return _per_value(values, _parse_ts, TS, bad, key)
+    casts = [lambda: pc.cast(arr, TS), lambda: pc.cast(pc.cast(arr, pa.timestamp("us", "UTC")), TS)]
+    if _zoned(arr):  # a failed cast costs ~20x a good one: try the likely one first
+        casts.reverse()
+    for cast in casts:
+        try:
+            return cast()
+        except pa.ArrowInvalid:
+            pass
+    return _per_value(values, _parse_ts, TS, bad, key)
+
+
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _zoned(arr: pa.Array) -> bool:
+    """Whether the first answer carries a zone (KoBo's start/end do, `_submission_time` does not)."""
+    first = next((v for v in arr.slice(0, 16).to_pylist() if v), None)
+    return bool(first and _ZONE.search(first.strip()))
 
 
 def typed_arrays(f: FieldSpec, values: list, bad: BadValues | None = None) -> list[tuple[str, pa.Array]]:
