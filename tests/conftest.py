@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL_WORLD_SUBMISSIONS = 1000
@@ -49,3 +50,32 @@ def emulators(demo_world: Path):
 
     with running(demo_world) as servers:
         yield servers
+
+
+def sources_doc(
+    kobo_url: str, odk_url: str, sheets_dir: Path, warehouse: Path, world: Path | None = None
+) -> dict:
+    """The repo's sources.yaml as a dict, pointed at the emulators, a sheets folder and a warehouse file (the
+    serving copy and the exports beside it); with `world`, the KoBo forms are that demo world's asset uids."""
+    doc = yaml.safe_load((REPO / "sources.yaml").read_text())
+    world_kobo: dict = {}
+    fragment = world / "sources.yaml" if world is not None else None
+    if fragment is not None and fragment.exists():
+        for src in (yaml.safe_load(fragment.read_text()) or {}).get("sources", []):
+            if src.get("kind") == "kobo":
+                world_kobo = src
+    doc["warehouse"] = {
+        "path": str(warehouse),
+        "serving_path": str(warehouse.parent / "serving.duckdb"),
+        "exports_dir": str(warehouse.parent / "exports"),
+    }
+    for src in doc["sources"]:
+        if src["kind"] == "kobo":
+            src["url"] = kobo_url
+            if world_kobo.get("forms"):
+                src["forms"] = world_kobo["forms"]
+        elif src["kind"] == "odk":
+            src["url"] = odk_url
+        else:
+            src["path"] = str(sheets_dir)
+    return doc

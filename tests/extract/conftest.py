@@ -8,28 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 from sangam.config import SangamConfig, parse_config
+from tests.conftest import REPO, sources_doc
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def config_doc(kobo_url: str, odk_url: str, sheets_dir: Path, warehouse: Path) -> dict:
-    doc = yaml.safe_load((REPO / "sources.yaml").read_text())
-    doc["warehouse"] = {
-        "path": str(warehouse),
-        "serving_path": str(warehouse.parent / "serving.duckdb"),
-        "exports_dir": str(warehouse.parent / "exports"),
-    }
-    for src in doc["sources"]:
-        if src["kind"] == "kobo":
-            src["url"] = kobo_url
-        elif src["kind"] == "odk":
-            src["url"] = odk_url
-        else:
-            src["path"] = str(sheets_dir)
-    return doc
+# the extract tests' name for the shared helper
+config_doc = sources_doc
 
 
 @pytest.fixture

@@ -8,23 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import sources_doc
 
 
 def write_sources(dst: Path, kobo_url: str, odk_url: str, sheets_dir: Path, warehouse_dir: Path) -> Path:
-    doc = yaml.safe_load((REPO / "sources.yaml").read_text())
-    doc["warehouse"] = {
-        "path": str(warehouse_dir / "warehouse.duckdb"),
-        "serving_path": str(warehouse_dir / "serving.duckdb"),
-        "exports_dir": str(warehouse_dir / "exports"),
-    }
-    for src in doc["sources"]:
-        if src["kind"] == "kobo":
-            src["url"] = kobo_url
-        elif src["kind"] == "odk":
-            src["url"] = odk_url
-        else:
-            src["path"] = str(sheets_dir)
+    doc = sources_doc(kobo_url, odk_url, sheets_dir, warehouse_dir / "warehouse.duckdb")
     dst.write_text(yaml.safe_dump(doc, sort_keys=False))
     return dst
 

@@ -5,23 +5,20 @@ must reach mart_field_worker_weekly, and serving.duckdb must hold no personal va
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 from quality.checks import CheckReport, run_checks
 from quality.publish import publish
 from quality.suites import serving_tables
+from tests.conftest import REPO, sources_doc
 from tests.quality.pii_scan import personal_values_from_raw, scan
-from tests.quality.test_concurrent_reader import READER
+from tests.quality.serving_reader import ServingReader
 from transform.dbt_runner import build
 
-REPO = Path(__file__).resolve().parents[2]
 # Extract and a full dbt build on the demo world take over a minute before the first test runs.
 pytestmark = pytest.mark.slow
 
@@ -30,23 +27,8 @@ def pipeline_config(demo_world: Path, emulators, warehouse: Path):
     """The repo's sources.yaml pointed at the emulators, the demo world's KoBo assets and a temp warehouse."""
     from sangam.config import parse_config
 
-    doc = yaml.safe_load((REPO / "sources.yaml").read_text())
-    fragment = yaml.safe_load((demo_world / "sources.yaml").read_text()) or {}
-    world_kobo = next((s for s in fragment.get("sources", []) if s.get("kind") == "kobo"), {})
-    doc["warehouse"] = {
-        "path": str(warehouse),
-        "serving_path": str(warehouse.parent / "serving.duckdb"),
-        "exports_dir": str(warehouse.parent / "exports"),
-    }
-    for src in doc["sources"]:
-        if src["kind"] == "kobo":
-            src["url"] = emulators.kobo_url
-            if world_kobo.get("forms"):
-                src["forms"] = world_kobo["forms"]
-        elif src["kind"] == "odk":
-            src["url"] = emulators.odk_url
-        else:
-            src["path"] = str(demo_world / "sheets")
+    urls = (emulators.kobo_url, emulators.odk_url)
+    doc = sources_doc(*urls, demo_world / "sheets", warehouse, world=demo_world)
     return parse_config(doc, home=REPO)
 
 
@@ -154,28 +136,12 @@ def test_submission_flags_reach_the_field_worker_mart(pipeline: Pipeline) -> Non
 
 
 def test_reader_never_blocked_during_full_pipeline_runs(pipeline: Pipeline, tmp_path: Path) -> None:
-    stop, ready = tmp_path / "stop", tmp_path / "ready"
     # The history grows with every publication: the reader records which file it read.
-    reader_src = READER.replace("max(value) FROM mart_hmis_monthly", "count(*) FROM dq_check_history")
-    reader = subprocess.Popen(
-        [sys.executable, "-c", reader_src, str(pipeline.serving), str(stop), str(ready)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert reader.poll() is None, reader.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with ServingReader(pipeline.serving, tmp_path, "count(*) FROM dq_check_history") as reader:
         for _ in range(2):
             pipeline.cycle()
         time.sleep(1.0)  # let the reader open the last file too
-    finally:
-        stop.touch()
-        out, err = reader.communicate(timeout=60)
-    outcome = json.loads(out)
-    assert reader.returncode == 0, err
+    outcome = reader.outcome
+    assert reader.returncode == 0, reader.err
     assert outcome["error_count"] == 0, outcome["errors"]
     assert outcome["reads"] > 50 and len(outcome["versions"]) >= 3  # it read the old and both new files

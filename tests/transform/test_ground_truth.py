@@ -8,11 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
+from tests.conftest import REPO, sources_doc
 from transform.dbt_runner import build
 
-REPO = Path(__file__).resolve().parents[2]
 CASES = [
     ("program_indicators_monthly.csv", "mart_program_indicators_monthly", ["district_code", "month"]),
     ("scheme_applications_monthly.csv", "mart_scheme_applications", ["scheme", "district_code", "month"]),
@@ -22,29 +21,12 @@ CASES = [
 def _config(demo_world: Path, emulators, warehouse: Path, reconcile_every_hours: float | None = None):
     from sangam.config import parse_config
 
-    doc = yaml.safe_load((REPO / "sources.yaml").read_text())
-    fragment = demo_world / "sources.yaml"
-    world_kobo = {}
-    if fragment.exists():  # the demo world's own KoBo asset uids
-        for src in (yaml.safe_load(fragment.read_text()) or {}).get("sources", []):
-            if src.get("kind") == "kobo":
-                world_kobo = src
-    doc["warehouse"] = {
-        "path": str(warehouse),
-        "serving_path": str(warehouse.parent / "serving.duckdb"),
-        "exports_dir": str(warehouse.parent / "exports"),
-    }
-    for src in doc["sources"]:
-        if src["kind"] == "kobo":
-            src["url"] = emulators.kobo_url
-            if world_kobo.get("forms"):
-                src["forms"] = world_kobo["forms"]
-            if reconcile_every_hours is not None:
+    urls = (emulators.kobo_url, emulators.odk_url)
+    doc = sources_doc(*urls, demo_world / "sheets", warehouse, world=demo_world)
+    if reconcile_every_hours is not None:
+        for src in doc["sources"]:
+            if src["kind"] == "kobo":
                 src["reconcile_deletes_every_hours"] = reconcile_every_hours
-        elif src["kind"] == "odk":
-            src["url"] = emulators.odk_url
-        else:
-            src["path"] = str(demo_world / "sheets")
     return parse_config(doc, home=REPO)
 
 
