@@ -26,8 +26,8 @@ from extract.http import ExtractError, HttpClient
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
 from extract.tables import (
-    failed_form_row,
     form_metadata,
+    isolate_form_errors,
     loads_rows,
     main_table,
     new_run_id,
@@ -599,22 +599,5 @@ def _mark_deleted(table: str, ids: list[str]) -> pa.Table:
     return arrow.drop_columns(drop) if drop else arrow
 
 
-# A form the server does not have (404) or will not show us (403) fails alone: the other forms of the source
-# still load, and the runner reports the source as failed naming the form. Other errors (bad credentials,
-# a server down after every retry) fail the whole source.
-FORM_LEVEL_STATUS = {403, 404}
-
-
 def _form_rows(**kwargs) -> Iterator:
-    started, t0 = utcnow(), time.perf_counter()
-    try:
-        yield from _form_rows_inner(**kwargs)
-    except ExtractError as exc:
-        if exc.status not in FORM_LEVEL_STATUS:
-            raise
-        table = kwargs["table"]
-        log.error("%s/%s: %s", kwargs["source_name"], table, exc)
-        yield loads_rows(
-            [failed_form_row(kwargs["run_id"], kwargs["source_name"], table, started,
-                             round(time.perf_counter() - t0, 3), f"form {table}: {exc}")]
-        )  # fmt: skip
+    yield from isolate_form_errors(_form_rows_inner, **kwargs)

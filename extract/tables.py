@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import dlt
 import pyarrow as pa
 
+from extract.http import ExtractError
 from extract.schema import TOMBSTONE, FormSchema
+
+log = logging.getLogger("sangam.extract")
 
 LOADS_TABLE = "_sangam_loads"
 QUARANTINE_TABLE = "_sangam_quarantine"
@@ -148,6 +154,28 @@ def form_metadata(schema: FormSchema, personal_fields) -> list:
 
 def loads_rows(rows: list[dict]):
     return append_table(not_null(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), "form"), LOADS_TABLE)
+
+
+# A form the server does not have (404) or will not show us (403) fails alone: the other forms of the source
+# still load, and the runner reports the source as failed naming the form. Other errors (bad credentials,
+# a server down after every retry) fail the whole source.
+FORM_LEVEL_STATUS = {403, 404}
+
+
+def isolate_form_errors(rows: Callable[..., Iterator], **kwargs) -> Iterator:
+    """Yield `rows(**kwargs)`; a form-level refusal becomes a failed row in the loads table instead."""
+    started, t0 = utcnow(), time.perf_counter()
+    try:
+        yield from rows(**kwargs)
+    except ExtractError as exc:
+        if exc.status not in FORM_LEVEL_STATUS:
+            raise
+        table = kwargs["table"]
+        log.error("%s/%s: %s", kwargs["source_name"], table, exc)
+        yield loads_rows(
+            [failed_form_row(kwargs["run_id"], kwargs["source_name"], table, started,
+                             round(time.perf_counter() - t0, 3), f"form {table}: {exc}")]
+        )  # fmt: skip
 
 
 def failed_form_row(run_id: str | None, source: str, form: str, started: datetime, duration_s: float,
