@@ -28,7 +28,11 @@ def full_run(pipeline_home: Path):
     config = load_config(sources)
     defs = build_definitions(config, sources)
     instance = dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("full_build").execute_in_process(instance=instance, raise_on_error=False)
+    with pytest.MonkeyPatch.context() as env:
+        # never the Superset of a `make demo` that may be running on this machine (another admin password)
+        env.setenv("SANGAM_SUPERSET_URL", "http://127.0.0.1:9")
+        job = defs.resolve_job_def("full_build")
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
     yield defs, config, instance, result
     instance.dispose()
 
