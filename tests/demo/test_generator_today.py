@@ -1,4 +1,4 @@
-"""The demo can end its world on a chosen day (make demo passes the real date, so freshness checks are green)."""
+"""The demo can end its world on a chosen day: make demo passes the real date, so freshness is green."""
 
 from __future__ import annotations
 
