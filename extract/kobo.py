@@ -9,10 +9,8 @@ page. Hard deletes and old edits are found by a periodic reconciliation over eve
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import dlt
@@ -23,6 +21,15 @@ import pyarrow.compute as pc
 
 from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
+from extract.kobo_pages import (
+    SYSTEM_FIELDS,
+    SYSTEM_PREFIXES,
+    KoboPage,
+    data_page,
+    keyset_pages,
+    page_layout,
+    parse_page,
+)
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
 from extract.tables import (
@@ -39,14 +46,16 @@ from sangam.naming import snake_case
 log = logging.getLogger("sangam.extract")
 
 KOBO_TIME_FMT = "%Y-%m-%dT%H:%M:%S"
-# Submission keys that are server metadata, not answers (mapped to system columns or dropped).
-_SYSTEM_PREFIXES = ("_", "formhub/", "meta/")
 ROWS_PER_BATCH = 10_000
 IN_CHUNK = 200  # ids per `$in` query when re-fetching edited submissions
 
 
 class KoboFlattener:
-    """KPI submissions (string answers, `/`-joined keys, repeats as lists) → one Arrow table per table."""
+    """KPI submissions (string answers, `/`-joined keys, repeats as lists) → one Arrow table per table.
+
+    Submissions come as a page parsed into Arrow (`kobo_pages`), or as dicts when the data is irregular;
+    both give the same tables.
+    """
 
     def __init__(self, schema: FormSchema) -> None:
         self.schema = schema
@@ -58,26 +67,27 @@ class KoboFlattener:
             )
             self.known[parent.name].add(t.repeat_path)
 
-    def tables(self, subs: list[dict], loaded_at: datetime, bad: BadValues) -> dict[str, pa.Table]:
+    def tables(self, subs: Rows, loaded_at: datetime, bad: BadValues) -> dict[str, pa.Table]:
         schema = self.schema
         n = len(subs)
         meta = _system_struct(subs)
-        ids = [str(s["_id"]) for s in subs] if meta is None else None
+        ids = None
         if meta is not None:
-            id_arr = pc.cast(meta.field(0), pa.string())
-            ids = id_arr.to_pylist() if self.repeats else None
-            submitted = to_timestamp(meta.field(5), bad, (schema.form, "submitted_at"))
-            root = pc.coalesce(_non_empty(meta.field(2)), meta.field(4))
-            status = _non_empty(meta.field(8).field(0))
+            id_arr = pc.cast(meta.field("_id"), pa.string())
+            ids = id_arr if isinstance(subs, pa.StructArray) else id_arr.to_pylist() if self.repeats else None
+            submitted = to_timestamp(meta.field("_submission_time"), bad, (schema.form, "submitted_at"))
+            root = pc.coalesce(_non_empty(meta.field("meta/rootUuid")), meta.field("_uuid"))
+            status = _non_empty(pc.struct_field(meta.field("_validation_status"), "uid"))
             system = {
                 "submission_id": id_arr,
-                "instance_id": meta.field(1),
+                "instance_id": meta.field("meta/instanceID"),
                 "root_uuid": root,
-                "deprecated_id": meta.field(3),
+                "deprecated_id": meta.field("meta/deprecatedID"),
                 "submitted_at": submitted,
             }
-            version, by = meta.field(6), meta.field(7)
+            version, by = meta.field("__version__"), meta.field("_submitted_by")
         else:
+            ids = [str(s["_id"]) for s in subs]
             system = {
                 "submission_id": ids,
                 "instance_id": [s.get("meta/instanceID") for s in subs],
@@ -106,29 +116,39 @@ class KoboFlattener:
             out[rt.name] = self._repeat(rt, subs, ids, loaded_at, bad)
         return out
 
-    def _table(self, spec: TableSpec, system: dict, rows: list[dict], n: int, bad: BadValues) -> pa.Table:
-        answers = _answers(spec, rows)
-        extras = self._extras(spec, rows)
+    def _table(self, spec: TableSpec, system: dict, rows: Rows, n: int, bad: BadValues,
+               pad: int = 0) -> pa.Table:  # fmt: skip
+        """`pad` null rows follow `rows` (a repeat's tombstones)."""
+        if isinstance(rows, pa.StructArray):
+            answers = {f.path: _padded(rows.field(f.path), pad) for f in spec.fields}
+            names = [f.name for f in rows.type]
+            extras = {col: _padded(pc.cast(rows.field(key), pa.string()), pad)
+                      for key, col in self._extra_columns(spec, names)}  # fmt: skip
+        else:
+            rows = rows + [{}] * pad
+            answers = _answers(spec, rows)
+            seen: set[str] = set().union(*rows)  # iterating a dict gives its keys: one pass in C
+            extras = {col: [_text(r.get(key)) for r in rows] for key, col in self._extra_columns(spec, seen)}
         return build_table(spec, system, answers, extras, n, bad)
 
-    def _extras(self, spec: TableSpec, rows: list[dict]) -> dict[str, list]:
-        """Keys the form definition does not know (older versions, added fields): kept as VARCHAR."""
-        seen: set[str] = set().union(*rows)  # iterating a dict gives its keys: one pass in C
+    def _extra_columns(self, spec: TableSpec, keys) -> list[tuple[str, str]]:
+        """(key, column) of the keys the form definition does not know (older versions, added fields): kept
+        as VARCHAR."""
         known = self.known[spec.name]
-        unknown = sorted(k for k in seen - known if not k.startswith(_SYSTEM_PREFIXES))
+        unknown = sorted(k for k in set(keys) - known if not k.startswith(SYSTEM_PREFIXES))
         if not unknown:
-            return {}
+            return []
         taken = {c for c, _ in spec.arrow_fields()}
-        extras: dict[str, list] = {}
+        out: list[tuple[str, str]] = []
         for key in unknown:
             col = snake_case(key.rsplit("/", 1)[-1])
-            if col in taken or col in extras:
+            if col in taken or col in {c for _, c in out}:
                 col = snake_case(key)
-            extras[col] = [_text(r.get(key)) for r in rows]
+            out.append((key, col))
             self.schema.discovered[(spec.name, col)] = key
-        return extras
+        return out
 
-    def _repeat(self, rt: TableSpec, subs: list[dict], ids: list[str], loaded_at, bad) -> pa.Table:
+    def _repeat(self, rt: TableSpec, subs: Rows, ids, loaded_at, bad) -> pa.Table:
         """Rows of one repeat (nested repeats reached through their parents); a tombstone per parent
         submission without rows here, so edits that removed every child remove the stored rows."""
         chain = []
@@ -181,33 +201,32 @@ class KoboFlattener:
             "_loaded_at": pa.array([loaded_at] * (n + len(tombstones)), pa.timestamp("us")),
             TOMBSTONE: pa.array([None] * n + [True] * len(tombstones), pa.bool_()),
         }
-        rows = rows + [{}] * len(tombstones)
-        return self._table(rt, system, rows, len(rows), bad)
+        return self._table(rt, system, rows, n + len(tombstones), bad, pad=len(tombstones))
 
-    def _flat_repeat(
-        self, rt: TableSpec, subs: list[dict], ids: list[str], loaded_at, bad
-    ) -> pa.Table | None:
+    def _flat_repeat(self, rt: TableSpec, subs: Rows, ids, loaded_at, bad) -> pa.Table | None:
         """A repeat directly under the submission, pivoted by Arrow in C++ (the same rows, ids and tombstones
         as the general path); None when the data is irregular (a non-list, non-dict items), so the general
         path handles it."""
-        holders = [s.get(rt.repeat_path) for s in subs]
-        paths = [f.path for f in rt.fields]
-        try:
-            lists = pa.array(holders, type=pa.list_(pa.struct([(p, pa.string()) for p in paths])))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            return None
+        if isinstance(subs, pa.StructArray):
+            lists = subs.field(rt.repeat_path)
+        else:
+            holders = [s.get(rt.repeat_path) for s in subs]
+            item = pa.struct([(f.path, pa.string()) for f in rt.fields])
+            try:
+                lists = pa.array(holders, type=pa.list_(item))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                return None
         name = rt.repeat_path.rsplit("/", 1)[-1]
         parent = pc.list_parent_indices(lists)
         at = parent.to_numpy()
         # 1-based position of each item in its list: its flat position minus where its list starts
         index = pa.array(np.arange(len(at)) - (lists.offsets.to_numpy()[at] - lists.offsets[0].as_py()) + 1)
-        id_arr = pa.array(ids, pa.string())
+        id_arr = ids if isinstance(ids, pa.Array) else pa.array(ids, pa.string())
         sub_ids = id_arr.take(parent)
         row_ids = pc.binary_join_element_wise(sub_ids, f"/{name}[", pc.cast(index, pa.string()), "]", "")
         empty = pc.equal(pc.fill_null(pc.list_value_length(lists), 0), 0)
         tombs = id_arr.filter(empty)
         n, t = len(parent), len(tombs)
-        flat = lists.flatten()
         system = {
             "submission_id": pa.concat_arrays([sub_ids, tombs]),
             "row_id": pa.concat_arrays([row_ids, pc.binary_join_element_wise(tombs, f"#{rt.name}", "")]),
@@ -216,17 +235,40 @@ class KoboFlattener:
             "_loaded_at": pa.array([loaded_at] * (n + t), pa.timestamp("us")),
             TOMBSTONE: pa.array([None] * n + [True] * t, pa.bool_()),
         }
-        answers = {
-            p: pa.concat_arrays([flat.field(i), pa.nulls(t, pa.string())]) for i, p in enumerate(paths)
-        }
-        # fields the form does not define (older versions) are kept as VARCHAR, as in the general path
-        extras = self._extras(rt, [it for h in holders if h for it in h] + [{}] * t)
-        return build_table(rt, system, answers, extras, n + t, bad)
+        if isinstance(subs, pa.StructArray):
+            items: Rows = lists.flatten()
+        else:
+            # fields the form does not define (older versions) are kept as VARCHAR, as in the general path
+            items = [it for h in holders if h for it in h]
+            flat = lists.flatten()
+            items_arr = {f.path: flat.field(i) for i, f in enumerate(rt.fields)}
+            return self._dict_items_table(rt, system, items, items_arr, t, bad)
+        return self._table(rt, system, items, n + t, bad, pad=t)
+
+    def _dict_items_table(self, rt: TableSpec, system: dict, items: list[dict], answers: dict, pad: int,
+                          bad: BadValues) -> pa.Table:  # fmt: skip
+        """A flat repeat's table from dict items whose answers Arrow already pivoted."""
+        rows = items + [{}] * pad
+        seen: set[str] = set().union(*rows)
+        extras = {col: [_text(r.get(key)) for r in rows] for key, col in self._extra_columns(rt, seen)}
+        padded = {p: _padded(a, pad) for p, a in answers.items()}
+        return build_table(rt, system, padded, extras, len(rows), bad)
+
+
+Rows = list[dict] | pa.StructArray
+
+
+def _padded(arr: pa.Array, pad: int) -> pa.Array:
+    if not pad:
+        return arr
+    if pa.types.is_null(arr.type):
+        arr = arr.cast(pa.string())
+    return pa.concat_arrays([arr, pa.nulls(pad, arr.type)])
 
 
 def _answers(spec: TableSpec, rows: list[dict]) -> dict:
-    """Each question's answers as an Arrow string array, pivoted by Arrow in C++ (the hot loop of a load);
-    answers that are not strings (malformed data) take the slower per-value path."""
+    """Each question's answers as an Arrow string array, pivoted by Arrow in C++; answers that are not
+    strings (malformed data) take the slower per-value path."""
     paths = [f.path for f in spec.fields]
     try:
         arr = pa.array(rows, type=pa.struct([(p, pa.string()) for p in paths]))
@@ -235,25 +277,15 @@ def _answers(spec: TableSpec, rows: list[dict]) -> dict:
     return {p: arr.field(i) for i, p in enumerate(paths)}
 
 
-# Server metadata of a KPI submission, pivoted in one C++ pass (order matters: `tables` reads by index).
-_SYSTEM_STRUCT = pa.struct(
-    [
-        ("_id", pa.int64()),
-        ("meta/instanceID", pa.string()),
-        ("meta/rootUuid", pa.string()),
-        ("meta/deprecatedID", pa.string()),
-        ("_uuid", pa.string()),
-        ("_submission_time", pa.string()),
-        ("__version__", pa.string()),
-        ("_submitted_by", pa.string()),
-        ("_validation_status", pa.struct([("uid", pa.string())])),
-    ]
-)
+_SYSTEM_STRUCT = pa.struct(SYSTEM_FIELDS)
 
 
-def _system_struct(subs: list[dict]) -> pa.StructArray | None:
+def _system_struct(subs: Rows) -> pa.StructArray | None:
     """The system fields as one Arrow struct array, or None when a value has an unexpected type (the
     per-row path then handles it)."""
+    if isinstance(subs, pa.StructArray):  # a parsed page has them all, typed (kobo_pages checked)
+        names = [name for name, _ in SYSTEM_FIELDS]
+        return pa.StructArray.from_arrays([subs.field(name) for name in names], names=names)
     try:
         arr = pa.array(subs, type=_SYSTEM_STRUCT)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
@@ -358,26 +390,30 @@ def _form_rows_inner(
             last_id = None
         query: dict = {"_submission_time": {"$gte": since}} if since else {}
         total = None
-        batch: list[dict] = []
+        batch: list[KoboPage] = []
+        batched = 0
         emitted: set[int] = set()
         complete = False
-        pager = prefetch(_keyset_pages(client, uid, page_size, query, last_id, max_pages))
-        for page, results in pager:
+        layout = page_layout(schema)
+        pages_iter = keyset_pages(client, uid, page_size, query, last_id, max_pages,
+                                  parse=lambda raw: parse_page(raw, layout))  # fmt: skip
+        for page in prefetch(pages_iter):
             pages += 1
             if total is None:
-                total = page.get("count")
-            batch.extend(results)
-            if results:
-                last_id = results[-1]["_id"]
-                newest = max(str(r.get("_submission_time") or "") for r in results)
-                cursor = max(cursor or "", newest) or None
-            complete = len(results) < page_size or not page.get("next")
-            if len(batch) >= ROWS_PER_BATCH or (complete and batch):
-                yield from _emit(flat, batch, counts, bad, emitted)
-                batch = []
+                total = page.count
+            batch.append(page)
+            batched += page.n
+            if page.n:
+                last_id = page.last_id
+                cursor = max(cursor or "", page.newest) or None
+            complete = page.n < page_size or not page.has_next
+            if batched >= ROWS_PER_BATCH or (complete and batched):
+                for rows in _batch_rows(batch):
+                    yield from _emit(flat, rows, counts, bad, emitted)
+                batch, batched = [], 0
                 log.info("%s: %d/%s submissions (%d pages)", label, counts[table], total, pages)
-        if batch:
-            yield from _emit(flat, batch, counts, bad, emitted)
+        for rows in _batch_rows(batch):
+            yield from _emit(flat, rows, counts, bad, emitted)
         # dlt commits this state together with the rows above, so a killed run resumes where the last
         # stored load ended and the merge absorbs anything read twice
         if complete:
@@ -416,65 +452,6 @@ def _form_rows_inner(
     )  # fmt: skip
 
 
-def _keyset_pages(client: HttpClient, uid: str, page_size: int, query: dict, last_id, max_pages: int | None):
-    """Pages in `_id` order, each asking for ids after the last one seen (stable under inserts, deletes).
-
-    The next request goes out as soon as a page's bytes arrive, with the last `_id` read from the raw body,
-    so the server builds page n+1 while page n is parsed; the parsed page confirms that id, and when it does
-    not (or the body is cut short) the early request is dropped and the page is asked for again.
-    """
-
-    def fetch(after) -> bytes:
-        q = dict(query)
-        if after is not None:
-            q["_id"] = {"$gt": after}
-        return client.get_bytes(f"/api/v2/assets/{uid}/data/", params=_page_params(page_size, q))
-
-    pages = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="sangam-kobo-next") as pool:
-        pending: Future | None = pool.submit(fetch, last_id)
-        while pending is not None:
-            raw = pending.result()
-            pages += 1
-            bounded = bool(max_pages and pages >= max_pages)
-            guess = None if bounded or _says_last(raw) else _last_id(raw)
-            pending = pool.submit(fetch, guess) if guess is not None else None
-            try:
-                page = orjson.loads(raw)
-            except orjson.JSONDecodeError:  # cut short without a transport error: ask again, with retries
-                q = dict(query, _id={"$gt": last_id}) if last_id is not None else query
-                page = _data_page(client, uid, page_size, q)
-            page = _checked_page(client, uid, page)
-            results = page["results"]
-            yield page, results
-            if results:
-                last_id = results[-1]["_id"]
-            if len(results) < page_size or not page.get("next") or bounded:
-                if pending is not None:
-                    pending.cancel()
-                return
-            if pending is None or guess != last_id:
-                if pending is not None:
-                    pending.cancel()
-                pending = pool.submit(fetch, last_id)
-
-
-_LAST_ID = re.compile(rb'"_id"\s*:\s*(\d+)')
-
-
-def _last_id(raw: bytes) -> int | None:
-    """The `_id` of the last submission in a raw page (the results are sorted by `_id`), or None."""
-    at = raw.rfind(b'"_id"')
-    m = _LAST_ID.match(raw, at) if at >= 0 else None
-    return int(m.group(1)) if m else None
-
-
-def _says_last(raw: bytes) -> bool:
-    """Whether a raw page says there is no next one (KPI puts `next` before the results)."""
-    head = raw[:4096]
-    return b'"next":null' in head or b'"next": null' in head
-
-
 def _minus_minutes(kobo_time: str, minutes: float) -> str:
     t = datetime.strptime(kobo_time[:19], KOBO_TIME_FMT) - timedelta(minutes=minutes)
     return t.strftime(KOBO_TIME_FMT)
@@ -484,36 +461,49 @@ def _hours_since(iso: str) -> float:
     return (utcnow() - datetime.fromisoformat(iso)).total_seconds() / 3600
 
 
-def _page_params(limit: int, query: dict, fields: list[str] | None = None) -> dict:
-    params = {"format": "json", "limit": limit, "sort": '{"_id": 1}'}
-    if query:
-        params["query"] = orjson.dumps(query).decode()
-    if fields:
-        params["fields"] = orjson.dumps(fields).decode()
-    return params
+def _batch_rows(pages: list[KoboPage]) -> Iterator[Rows]:
+    """The submissions of a batch of pages: consecutive Arrow pages of one layout as one struct array (so
+    dlt gets few, large tables), dict pages as one list."""
+    group: list[KoboPage] = []
+    for page in pages:
+        if not page.n:
+            continue
+        if group and not _same_kind(group[-1], page):
+            yield _joined(group)
+            group = []
+        group.append(page)
+    if group:
+        yield _joined(group)
 
 
-def _checked_page(client: HttpClient, uid: str, page: object) -> dict:
-    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-        raise ExtractError(f"{client.source}: /api/v2/assets/{uid}/data/ did not return a KPI page")
-    return page
+def _same_kind(a: KoboPage, b: KoboPage) -> bool:
+    if a.arrow is None or b.arrow is None:
+        return a.arrow is None and b.arrow is None
+    return a.arrow.type == b.arrow.type
 
 
-def _data_page(
-    client: HttpClient, uid: str, limit: int, query: dict, fields: list[str] | None = None
-) -> dict:
-    page = client.get_json(f"/api/v2/assets/{uid}/data/", params=_page_params(limit, query, fields))
-    return _checked_page(client, uid, page)
+def _joined(group: list[KoboPage]) -> Rows:
+    if group[0].arrow is None:
+        return [r for p in group for r in p.rows]
+    return pa.concat_arrays([p.arrow for p in group]) if len(group) > 1 else group[0].arrow
 
 
-def _emit(flat: KoboFlattener, subs: list[dict], counts: dict, bad: BadValues,
+def _emit(flat: KoboFlattener, subs: Rows, counts: dict, bad: BadValues,
           emitted: set[int] | None = None) -> Iterator:  # fmt: skip
     """Typed tables of a batch; `emitted` collects the ids so one load never carries a submission twice
     (repeat tables merge per parent without a row key)."""
     if emitted is not None:
-        subs = [s for s in subs if s["_id"] not in emitted]
-        emitted.update(s["_id"] for s in subs)
-        if not subs:
+        ids = subs.field("_id").to_pylist() if isinstance(subs, pa.StructArray) else [s["_id"] for s in subs]
+        if not emitted.isdisjoint(ids):
+            keep = [i not in emitted for i in ids]
+            subs = (
+                subs.filter(pa.array(keep))
+                if isinstance(subs, pa.StructArray)
+                else [s for s, k in zip(subs, keep, strict=True) if k]
+            )
+            ids = [i for i, k in zip(ids, keep, strict=True) if k]
+        emitted.update(ids)
+        if not len(subs):
             return
     loaded_at = utcnow()
     tables = flat.tables(subs, loaded_at, bad)
@@ -537,7 +527,7 @@ def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlatt
     last_id = None
     while True:
         q = {"_id": {"$gt": last_id}} if last_id is not None else {}
-        page = _data_page(client, uid, page_size, q, fields=["_id", "_uuid"])
+        page = data_page(client, uid, page_size, q, fields=["_id", "_uuid"])
         results = page.get("results") or []
         for r in results:
             server[int(r["_id"])] = r.get("_uuid")

@@ -1,5 +1,6 @@
-"""The vectorised flattening (system fields and a top-level repeat pivoted by Arrow) gives exactly the tables
-of the per-row path, and hands irregular rows to that path."""
+"""The vectorised flattening (a page parsed straight into Arrow, or dicts with the system fields and a
+top-level repeat pivoted by Arrow) gives exactly the tables of the per-row path, and hands irregular rows to
+that path."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -15,6 +17,7 @@ import extract.kobo as kobo
 from demo.generator import KOBO_ASSET_UIDS
 from extract.arrow_build import BadValues
 from extract.kobo import KoboFlattener
+from extract.kobo_pages import page_layout, parse_page
 from extract.schema import schema_from_kobo_asset
 
 LOADED = datetime(2026, 1, 1, 12, 0, 0)
@@ -37,6 +40,20 @@ def _tables(asset: dict, subs: list[dict], fast: bool, monkeypatch) -> dict[str,
         return flat.tables(copy.deepcopy(subs), LOADED, BadValues())
 
 
+def _page(asset: dict, subs: list[dict]):
+    """The subs as the server's page body, parsed as the extractor parses it."""
+    schema = schema_from_kobo_asset("kobo", "child_health", asset)
+    body = orjson.dumps({"count": len(subs), "next": None, "previous": None, "results": subs})
+    return parse_page(body, page_layout(schema))
+
+
+def _page_tables(asset: dict, subs: list[dict]) -> tuple[bool, dict[str, pa.Table]]:
+    page = _page(asset, subs)
+    flat = KoboFlattener(schema_from_kobo_asset("kobo", "child_health", asset))
+    rows = page.arrow if page.arrow is not None else page.rows
+    return page.arrow is not None, flat.tables(rows, LOADED, BadValues())
+
+
 def _irregular(subs: list[dict]) -> list[dict]:
     subs = copy.deepcopy(subs)
     with_kids = [s for s in subs if s.get("children/child")]
@@ -55,10 +72,14 @@ def test_fast_paths_equal_per_row_paths(child_world, monkeypatch) -> None:
     subs = _irregular(subs)
     fast = _tables(asset, subs, True, monkeypatch)
     slow = _tables(asset, subs, False, monkeypatch)
-    assert fast.keys() == slow.keys()
+    as_arrow, parsed = _page_tables(asset, subs)
+    assert as_arrow, "a regular page is parsed straight into Arrow"
+    assert fast.keys() == slow.keys() == parsed.keys()
     for name in slow:
         assert fast[name].schema == slow[name].schema, name
         assert fast[name].equals(slow[name]), name
+        assert parsed[name].schema == slow[name].schema, name
+        assert parsed[name].equals(slow[name]), name
     main, kids = fast["child_health"], fast["child_health__child"]
     assert main.column("root_uuid")[0].as_py() == subs[0]["_uuid"]
     assert main.column("review_state")[1].as_py() == "validation_status_approved"
@@ -70,7 +91,19 @@ def test_fast_paths_equal_per_row_paths(child_world, monkeypatch) -> None:
     assert first.column("repeat_index").to_pylist() == (list(range(1, n + 1)) if n else [None])
 
 
-@pytest.mark.parametrize("oddity", ["string_validation", "unknown_child_key", "non_dict_child"])
+# oddity → whether the page still parses straight into Arrow
+ODDITIES = {
+    "string_validation": False,
+    "unknown_child_key": True,
+    "non_dict_child": False,
+    "number_answer": False,
+    "unknown_text_field": True,
+    "unknown_null_field": True,
+    "unknown_object_field": False,
+}
+
+
+@pytest.mark.parametrize("oddity", list(ODDITIES))
 def test_irregular_rows_take_the_per_row_path(child_world, monkeypatch, oddity: str) -> None:
     asset, subs = child_world
     subs = copy.deepcopy(subs[:50])
@@ -79,11 +112,25 @@ def test_irregular_rows_take_the_per_row_path(child_world, monkeypatch, oddity: 
         subs[0]["_validation_status"] = "odd"
     elif oddity == "unknown_child_key":
         kid["children/child"][0]["children/child/old_question"] = "kept"
-    else:
+    elif oddity == "non_dict_child":
         kid["children/child"].append("not a dict")
+    elif oddity == "number_answer":
+        subs[3]["worker_id"] = 17
+    elif oddity == "unknown_text_field":
+        subs[2]["extra/old_text"] = "kept"
+    elif oddity == "unknown_null_field":
+        subs[2]["extra/old_text"] = None
+    else:
+        subs[2]["extra/old_object"] = {"a": [1, 2]}
     fast = _tables(asset, subs, True, monkeypatch)
     slow = _tables(asset, subs, False, monkeypatch)
+    as_arrow, parsed = _page_tables(asset, subs)
+    assert as_arrow == ODDITIES[oddity]
     for name in slow:
         assert fast[name].equals(slow[name]), name
+        assert parsed[name].schema == slow[name].schema, name
+        assert parsed[name].equals(slow[name]), name
     if oddity == "unknown_child_key":
-        assert "old_question" in fast["child_health__child"].column_names
+        assert "old_question" in parsed["child_health__child"].column_names
+    if oddity.startswith("unknown_") and oddity != "unknown_child_key":
+        assert parsed["child_health"].column_names[-1].startswith("old_")

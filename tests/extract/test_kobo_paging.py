@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from extract.kobo import _keyset_pages, _last_id
+from extract.kobo_pages import keyset_pages, last_id_in
 
 
 class FakeKpi:
@@ -40,7 +40,7 @@ class FakeKpi:
 
 
 def _read(kpi: FakeKpi, max_pages: int | None = None) -> list[int]:
-    return [r["_id"] for _, results in _keyset_pages(kpi, "uid", 10, {}, None, max_pages) for r in results]
+    return [r["_id"] for page in keyset_pages(kpi, "uid", 10, {}, None, max_pages) for r in page.rows]
 
 
 def test_pages_read_every_id_once() -> None:
@@ -51,7 +51,7 @@ def test_pages_read_every_id_once() -> None:
 
 def test_wrong_early_guess_is_asked_again() -> None:
     kpi = FakeKpi(35, decoy=True)
-    assert _last_id(kpi.get_bytes("", {"limit": 10})) == 999_999  # every early guess is wrong
+    assert last_id_in(kpi.get_bytes("", {"limit": 10})) == 999_999  # every early guess is wrong
     kpi.requests.clear()
     assert _read(kpi) == kpi.ids
     assert [r for r in kpi.requests if r != 999_999] == [None, 10, 20, 30]
@@ -69,5 +69,5 @@ def test_bounded_run_stops_at_max_pages() -> None:
 
 
 def test_last_id_from_raw_body() -> None:
-    assert _last_id(b'{"results":[{"_id":3},{"x":"y","_id" : 41}]}') == 41
-    assert _last_id(b'{"results":[]}') is None
+    assert last_id_in(b'{"results":[{"_id":3},{"x":"y","_id" : 41}]}') == 41
+    assert last_id_in(b'{"results":[]}') is None
