@@ -191,6 +191,11 @@ def build_pipeline(
         pipelines_dir = WarehouseConfig(warehouse_path, warehouse_path, warehouse_path).dlt_pipelines_dir
     pipelines_dir = Path(pipelines_dir)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
+    # dlt keeps every loaded file and the last staged copy of each merged table by default: at 1M
+    # submissions that is ~170 MB of parquet per first load, and a second copy of personal answers in the
+    # `raw_*_staging` schemas of the warehouse
+    dlt.config["load.delete_completed_jobs"] = True
+    dlt.config["load.truncate_staging_dataset"] = True
     return dlt.pipeline(
         pipeline_name=f"sangam_{source_cfg.name}",
         destination=dlt.destinations.duckdb(credentials=str(warehouse_path)),
