@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -248,7 +249,8 @@ def run_source(
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
-            run_id = result.run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{result.runs + 1}"
+            # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
+            run_id = result.run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
             if bounded:
                 source = build_source(source_cfg, config, max_pages=bounded, run_id=run_id, **overrides)
             else:

@@ -117,6 +117,22 @@ def test_only_new_or_changed_files_reload(sheets) -> None:
     assert stored == len(data_lines)
 
 
+def test_runs_in_one_clock_second_report_their_own_rows(sheets, monkeypatch) -> None:
+    """Two runs that start within one second (a fast machine, a coarse clock) each count only their own rows:
+    a run reads its counts back from `_sangam_loads` by its run id."""
+    import extract.run
+
+    folder, config = sheets
+    frozen = datetime(2026, 1, 1, 12, 0, 0)
+    monkeypatch.setattr(extract.run, "utcnow", lambda: frozen)
+    src = config.source("sheets")
+    first = run_source(src, config)
+    second = run_source(src, config)
+    assert first.ok and second.ok and first.run_id != second.run_id
+    assert first.rows.get("partner_monthly")
+    assert not any(second.rows.values()), second.rows
+
+
 def test_header_detection_and_configured_header(tmp_path: Path) -> None:
     rows = [
         ["Programme report"] * 4,
