@@ -22,8 +22,18 @@ Followed from kobotoolbox/kpi:
 - kpi/filters.py (`SearchFilter`): `q=asset_type:survey` style `field:value` terms, AND/OR, a bare word
   searches the name.
 - Unknown asset uid: 404 {"detail": "Not found."}.
+- kpi/views/v2/asset_version.py (`AssetVersionViewSet`), kpi/serializers/v2/asset_version.py,
+  kpi/models/asset_version.py, kobo/settings/base.py (REST_FRAMEWORK): `GET /api/v2/assets/{uid}/versions/`
+  lists the versions newest first (`Meta.ordering = ['-date_modified']`) with `AssetVersionListSerializer`
+  (uid, url, content_hash, date_deployed, date_modified, version_number; no content), paged by the default
+  `kpi.paginators.Paginated` (DRF LimitOffsetPagination: `limit`, `offset`, PAGE_SIZE 100); `?deployed=`
+  filters the BooleanField, whose Django lookup takes `True`/`t`/`1` and `False`/`f`/`0` only (any other
+  value, `true` included, raises a ValidationError no handler catches: a 500, as on KPI).
+  `GET /api/v2/assets/{uid}/versions/{version_uid}/` adds `content` (`AssetVersionSerializer`); an unknown
+  version is a 404.
 
-The asset JSON files are served as written, except `url`, `data`, `deployment__submission_count` and
+The asset JSON files (and the version files `<data>/kobo/versions/<asset uid>/<version uid>.json`, each as
+the version detail returns it) are served as written, except `url`, `data`, `deployment__submission_count` and
 `deployment__last_submission_time`, which follow this server's address and the submissions on disk.
 """
 
@@ -139,6 +149,7 @@ class KoboWorld:
         self.root = Path(data_dir) / "kobo"
         self._lock = threading.Lock()
         self.assets: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, list[dict[str, Any]]] = {}
         self._indexes: dict[str, SubmissionIndex] = {}
         self.reload()
 
@@ -148,8 +159,16 @@ class KoboWorld:
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             asset = read_json(path)
             assets[str(asset.get("uid") or path.stem)] = asset
+        versions: dict[str, list[dict[str, Any]]] = {}
+        folder = self.root / "versions"
+        for path in sorted(folder.glob("*/*.json")) if folder.is_dir() else []:
+            version = read_json(path)
+            versions.setdefault(path.parent.name, []).append(version)
+        for listed in versions.values():  # AssetVersion.Meta.ordering = ['-date_modified']
+            listed.sort(key=lambda v: (str(v.get("date_modified", "")), str(v.get("uid", ""))), reverse=True)
         with self._lock:
             self.assets = assets
+            self.versions = versions
             self._indexes = {}
 
     def submissions(self, uid: str) -> SubmissionIndex | None:
@@ -191,18 +210,21 @@ def remove_query_param(url: str, key: str) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(sorted(params.items()), doseq=True), fragment))
 
 
-def page_links(url: str, start: int, limit: int, count: int) -> tuple[str | None, str | None]:
-    """DRF LimitOffsetPagination.get_next_link / get_previous_link with KPI's `start` parameter."""
+def page_links(
+    url: str, start: int, limit: int, count: int, offset_param: str = "start"
+) -> tuple[str | None, str | None]:
+    """DRF LimitOffsetPagination.get_next_link / get_previous_link; KPI's data pages call the offset
+    `start`, its other lists keep DRF's `offset`."""
     following = None
     if start + limit < count:
-        following = replace_query_param(replace_query_param(url, "limit", limit), "start", start + limit)
+        following = replace_query_param(replace_query_param(url, "limit", limit), offset_param, start + limit)
     previous = None
     if start > 0:
         previous = replace_query_param(url, "limit", limit)
         previous = (
-            remove_query_param(previous, "start")
+            remove_query_param(previous, offset_param)
             if start - limit <= 0
-            else replace_query_param(previous, "start", start - limit)
+            else replace_query_param(previous, offset_param, start - limit)
         )
     return following, previous
 
@@ -243,6 +265,8 @@ class KoboApp:
             Route("/api/v2/assets/{uid}/data.json", self.data_list),
             Route("/api/v2/assets/{uid}/data/{submission_id:int}/", self.data_detail),
             Route("/api/v2/assets/{uid}/data", self.add_slash),
+            Route("/api/v2/assets/{uid}/versions/", self.version_list),
+            Route("/api/v2/assets/{uid}/versions/{version_uid}/", self.version_detail),
             Route("/_emulator/reload", self.reload, methods=["POST"]),
         ]
         self.starlette = Starlette(routes=routes, exception_handlers={404: self._not_found})
@@ -327,6 +351,36 @@ class KoboApp:
         if asset is None or not self._format_ok(request):
             return _detail(404, "Not found.")
         return _located(request, orjson.dumps(self._asset_view(request, asset, with_content=True)))
+
+    async def version_list(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        uid = request.path_params["uid"]
+        if uid not in self.world.assets or not self._format_ok(request):
+            return _detail(404, "Not found.")
+        versions = self.world.versions.get(uid, [])
+        wanted = request.query_params.get("deployed")
+        if wanted is not None:
+            if wanted not in _DJANGO_BOOLEAN:
+                return Response(b"<h1>Server Error (500)</h1>", 500, media_type="text/html")
+            versions = [v for v in versions if _deployed(v) is _DJANGO_BOOLEAN[wanted]]
+        limit = _lenient_limit(request.query_params.get("limit"), cutoff=None)
+        offset = _lenient_start(request.query_params.get("offset"), strict=False)
+        following, previous = page_links(str(request.url), offset, limit, len(versions), "offset")
+        results = [_version_view(request, uid, v) for v in versions[offset : offset + limit]]
+        page = {"count": len(versions), "next": following, "previous": previous, "results": results}
+        return _located(request, orjson.dumps(page))
+
+    async def version_detail(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        uid, version_uid = request.path_params["uid"], request.path_params["version_uid"]
+        found = [v for v in self.world.versions.get(uid, []) if v.get("uid") == version_uid]
+        if uid not in self.world.assets or not found or not self._format_ok(request):
+            return _detail(404, "Not found.")
+        detail = _version_view(request, uid, found[0])
+        detail["content"] = found[0].get("content")
+        return _located(request, orjson.dumps(detail))
 
     async def add_slash(self, request: Request) -> Response:
         url = request.url
@@ -436,18 +490,36 @@ def _kpi_timestamp(submission_time: str | None) -> str | None:
     return f"{submission_time}Z" if submission_time and not submission_time.endswith("Z") else submission_time
 
 
-def _lenient_limit(text: str | None) -> int:
+def _lenient_limit(text: str | None, cutoff: int | None = MAX_LIMIT) -> int:
     try:
-        return _positive_int(text, strict=True, cutoff=MAX_LIMIT) if text is not None else DEFAULT_LIMIT
+        return _positive_int(text, strict=True, cutoff=cutoff) if text is not None else DEFAULT_LIMIT
     except ValueError:
         return DEFAULT_LIMIT
 
 
-def _lenient_start(text: str | None) -> int:
+def _lenient_start(text: str | None, strict: bool = True) -> int:
     try:
-        return _positive_int(text, strict=True) if text is not None else 0
+        return _positive_int(text, strict=strict) if text is not None else 0
     except ValueError:
         return 0
+
+
+# AssetVersionListSerializer's fields, in its order (AssetVersionSerializer adds `content`).
+_VERSION_LIST_FIELDS = ("uid", "url", "content_hash", "date_deployed", "date_modified", "version_number")
+# django.db.models.BooleanField.to_python: the only strings a `deployed=` lookup accepts.
+_DJANGO_BOOLEAN = {"True": True, "t": True, "1": True, "False": False, "f": False, "0": False}
+
+
+def _version_view(request: Request, uid: str, version: dict[str, Any]) -> dict[str, Any]:
+    view = {k: version.get(k) for k in _VERSION_LIST_FIELDS}
+    base = str(request.base_url).rstrip("/")
+    view["url"] = f"{base}/api/v2/assets/{uid}/versions/{version.get('uid')}/"
+    return view
+
+
+def _deployed(version: dict[str, Any]) -> bool:
+    # the serializer's `get_date_deployed`: `obj.deployed and obj.date_modified`, so False when not deployed
+    return version.get("date_deployed") not in (None, False)
 
 
 def _project(submission: dict[str, Any], fields: list[str]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Write the KoBoToolbox side of a world exactly as KPI's API v2 returns it.
 
 Followed: kobotoolbox/kpi kpi/serializers/v2/asset.py (asset fields), static/openapi/schema_v2.json
-(content, deployed_versions), kpi/tests/test_mock_data_exports.py (submission shape): every answer a string,
+(content, deployed_versions), kpi/serializers/v2/asset_version.py and kpi/models/asset_version.py (each
+version as `versions/{uid}/` returns it, `content_hash` = sha1 of the content dumped with sorted keys),
+kpi/tests/test_mock_data_exports.py (submission shape): every answer a string,
 `/`-joined group keys, repeats as lists of dicts with full-path keys, unanswered questions omitted,
 `_submission_time` in UTC without a timezone; edits keep `_id` and `meta/rootUuid` and change `_uuid`,
 `meta/instanceID` and add `meta/deprecatedID`; deletes are hard (the submission is absent).
@@ -10,6 +12,7 @@ Followed: kobotoolbox/kpi kpi/serializers/v2/asset.py (asset fields), static/ope
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -100,34 +103,59 @@ def _iso(ts: np.datetime64) -> str:
     return str(np.datetime64(ts, "us")) + "Z"
 
 
+def content_hash(content: dict) -> str:
+    """KPI's `AssetVersion.content_hash`: sha1 of the content as `json.dumps(..., sort_keys=True)`."""
+    return hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _form(form_id: str, version: str) -> F.Form:
+    return F.child_health(version) if form_id == "child_health" else F.pregnancy_registration()
+
+
+def asset_versions(world: World, form_id: str) -> list[dict]:
+    """Every version of an asset, newest first, each as `GET /api/v2/assets/{uid}/versions/{vuid}/` returns
+    it (kpi/serializers/v2/asset_version.py `AssetVersionSerializer`); the demo deployed each version it
+    saved, so every version is a deployed one."""
+    uid = KOBO_ASSET_UIDS[form_id]
+    created = _created(world)
+    out = []
+    names = [v for (f, v) in KOBO_VERSION_UIDS if f == form_id]
+    for number, v in enumerate(names, 1):
+        v2_day = np.datetime64(world.v2_from.isoformat()) - np.timedelta64(1, "D")
+        deployed = created + np.timedelta64(3600, "s") if v == "v1" else v2_day + np.timedelta64(40_000, "s")
+        content = asset_content(_form(form_id, v))
+        vuid = KOBO_VERSION_UIDS[(form_id, v)]
+        out.append(
+            {
+                "uid": vuid,
+                "url": f"{BASE_URL}/api/v2/assets/{uid}/versions/{vuid}/",
+                "content_hash": content_hash(content),
+                "date_deployed": _iso(deployed),
+                "date_modified": _iso(deployed),
+                "version_number": str(number),
+                "content": content,
+            }
+        )
+    return out[::-1]
+
+
+def _created(world: World) -> np.datetime64:
+    return np.datetime64(world.start.isoformat()) - np.timedelta64(20, "D") + np.timedelta64(33_000, "s")
+
+
 def asset_json(
     world: World, form_id: str, submission_count: int, last_submission: np.datetime64 | None
 ) -> dict:
     uid = KOBO_ASSET_UIDS[form_id]
     url = f"{BASE_URL}/api/v2/assets/{uid}/"
-    versions = [v for (f, v) in KOBO_VERSION_UIDS if f == form_id]
-    current = versions[-1]
-    form = F.child_health(current) if form_id == "child_health" else F.pregnancy_registration()
-    created = np.datetime64(world.start.isoformat()) - np.timedelta64(20, "D") + np.timedelta64(33_000, "s")
-    deployed = {
-        v: created + np.timedelta64(3600, "s")
-        if v == "v1"
-        else np.datetime64(world.v2_from.isoformat()) - np.timedelta64(1, "D") + np.timedelta64(40_000, "s")
-        for v in versions
-    }
-    content = asset_content(form)
-    content_hash = hashlib.sha1(dumps(content)).hexdigest()
+    versions = asset_versions(world, form_id)
+    newest = versions[0]
+    form = _form(form_id, [v for (f, v) in KOBO_VERSION_UIDS if f == form_id][-1])
+    created = _created(world)
+    content = newest["content"]
     results = [
-        {
-            "uid": KOBO_VERSION_UIDS[(form_id, v)],
-            "url": f"{url}versions/{KOBO_VERSION_UIDS[(form_id, v)]}/",
-            "content_hash": content_hash
-            if v == current
-            else hashlib.sha1(dumps(asset_content(F.child_health(v)))).hexdigest(),
-            "date_deployed": _iso(deployed[v]),
-            "date_modified": _iso(deployed[v]),
-        }
-        for v in reversed(versions)
+        {k: version[k] for k in ("uid", "url", "content_hash", "date_deployed", "date_modified")}
+        for version in versions
     ]
     enketo = f"{BASE_URL}/x/{uid[1:9]}"
     questions = [q for q in F.questions(form) if q.type not in ("start", "end")]
@@ -175,13 +203,13 @@ def asset_json(
             "naming_conflicts": [],
         },
         "date_created": _iso(created),
-        "date_modified": _iso(deployed[current]),
-        "date_deployed": _iso(deployed[current]),
-        "version_id": KOBO_VERSION_UIDS[(form_id, current)],
-        "version__content_hash": content_hash,
+        "date_modified": newest["date_modified"],
+        "date_deployed": newest["date_deployed"],
+        "version_id": newest["uid"],
+        "version__content_hash": newest["content_hash"],
         "version_count": len(versions),
         "has_deployment": True,
-        "deployed_version_id": KOBO_VERSION_UIDS[(form_id, current)],
+        "deployed_version_id": newest["uid"],
         "deployed_versions": {"count": len(results), "next": None, "previous": None, "results": results},
         "deployment__links": {
             "url": enketo,
@@ -337,5 +365,9 @@ def write(world: World, out: Path) -> dict:
         asset = asset_json(world, form_id, count, last)
         (out / "kobo" / "assets").mkdir(parents=True, exist_ok=True)
         (out / "kobo" / "assets" / f"{uid}.json").write_bytes(dumps(asset, indent=True))
+        folder = out / "kobo" / "versions" / uid
+        folder.mkdir(parents=True, exist_ok=True)
+        for version in asset_versions(world, form_id):
+            (folder / f"{version['uid']}.json").write_bytes(dumps(version, indent=True))
         summary[form_id] = {"uid": uid, "submissions": count}
     return summary
