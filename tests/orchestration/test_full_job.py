@@ -126,15 +126,12 @@ def test_a_failing_blocking_mart_check_stops_publication(full_run) -> None:
     mart = dg.AssetKey(["marts", "mart_program_indicators_monthly"])
     with duckdb.connect(str(config.warehouse.path)) as con:
         con.execute("UPDATE marts.mart_program_indicators_monthly SET anc4_pct = 150 WHERE anc4_pct > 0")
-    gate = dg.define_asset_job(
-        "gate",
-        selection=dg.AssetSelection.assets(PUBLISH_KEY)
-        | dg.AssetSelection.checks(dg.AssetCheckKey(mart, "gx")),
+    # a subset of the job already loaded: a new Definitions object would load definitions again, which
+    # trips over a disposed instance when an earlier test module used dg.instance_for_test()
+    gate = defs.resolve_job_def("full_build").get_subset(
+        asset_selection={PUBLISH_KEY}, asset_check_selection={dg.AssetCheckKey(mart, "gx")}
     )
-    gated = dg.Definitions(
-        assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[gate]
-    )
-    result = gated.resolve_job_def("gate").execute_in_process(instance=instance, raise_on_error=False)
+    result = gate.execute_in_process(instance=instance, raise_on_error=False)
     evaluation = {e.asset_check_key: e for e in result.get_asset_check_evaluations()}[
         dg.AssetCheckKey(mart, "gx")
     ]
