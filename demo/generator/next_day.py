@@ -207,8 +207,9 @@ def apply_day(world: World, seed: int) -> dict:
     sch = f["scheme_application"]
     tpl_s = weighted_sample(rng, _clean(sch).astype(float), counts["scheme_application"])
     new = _new_rows(world, "scheme_application", tpl_s, np.full(len(tpl_s), day), rng)
-    first = _next_number(sch["application_id"][: new[0]], "APP")
-    sch["application_id"][new] = ids("APP", first, len(new))
+    if len(new):  # a small world can have no application to add today
+        first = _next_number(sch["application_id"][: new[0]], "APP")
+        sch["application_id"][new] = ids("APP", first, len(new))
     sch["applied_date"][new] = day
     sch["status"][new] = "pending"
     sch["decision_date"][new] = np.datetime64("NaT")
