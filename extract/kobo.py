@@ -31,7 +31,7 @@ from extract.kobo_pages import (
     parse_page,
 )
 from extract.prefetch import prefetch
-from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_kobo_asset
+from extract.schema import TOMBSTONE, FormSchema, TableSpec, merge_kobo_versions, schema_from_kobo_asset
 from extract.tables import (
     form_metadata,
     isolate_form_errors,
@@ -374,6 +374,11 @@ def _form_rows_inner(
         if not isinstance(asset, dict) or "content" not in asset:
             raise ExtractError(f"{source_name}: asset {uid} ({table}) has no form content")
         schema = schema_from_kobo_asset(source_name, table, asset)
+        older = _older_versions(client, uid, asset, state, label)
+        added = merge_kobo_versions(schema, older)
+        if added:
+            log.info("%s: %d question(s) only older form versions have, typed from those versions: %s",
+                     label, len(added), ", ".join(f.path for f in added))  # fmt: skip
         flat = KoboFlattener(schema)
         for table_name, column, path in state.get("unknown_fields") or []:
             schema.discovered[(table_name, column)] = path
@@ -450,6 +455,80 @@ def _form_rows_inner(
             for t in schema.tables
         ]
     )  # fmt: skip
+
+
+# What `schema_from_kobo_asset` reads of a version's content: all the state cache keeps.
+_SURVEY_KEYS = ("type", "name", "$autoname", "label", "select_from_list_name", "required")
+_CHOICE_KEYS = ("list_name", "name", "$autovalue", "label")
+MAX_VERSION_PAGES = 100
+
+
+def _older_versions(
+    client: HttpClient, uid: str, asset: dict, state: dict, label: str
+) -> list[tuple[str, dict]]:
+    """(uid, content) of every deployed version but the asset's current one, newest first.
+
+    One list request per run (`/versions/?deployed=True`, following `next`); a version's content is fetched
+    once and kept in the resource state by version uid (a deployed version does not change; its content_hash
+    is checked). A server without the endpoint (404/403) or a version that cannot be read is a warning: the
+    questions only those versions have stay VARCHAR "discovered" columns (unless an earlier run read them).
+    """
+    current = asset.get("version_id")
+    cache = state.get("version_contents") or {}
+    try:
+        listed = _deployed_versions(client, uid)
+    except ExtractError as exc:
+        # the versions read on earlier runs still type their questions, so a column never flips to text
+        log.warning("%s: the form's versions could not be listed (%s); %s", label, exc,
+                    f"using the {len(cache)} read before" if cache else
+                    "answers to questions only older versions have are kept as text")  # fmt: skip
+        return [(vuid, v["content"]) for vuid, v in cache.items() if vuid != current]
+    kept: dict[str, dict] = {}
+    out: list[tuple[str, dict]] = []
+    for version in listed:
+        vuid = version.get("uid") if isinstance(version, dict) else None
+        if not isinstance(vuid, str) or vuid == current or vuid in kept:
+            continue
+        cached = cache.get(vuid)
+        if not (cached and cached.get("content_hash") == version.get("content_hash")):
+            try:
+                detail = client.get_json(f"/api/v2/assets/{uid}/versions/{vuid}/", params={"format": "json"})
+                content = detail.get("content") if isinstance(detail, dict) else None
+                if not isinstance(content, dict):
+                    raise ExtractError(f"version {vuid} has no content")
+            except ExtractError as exc:
+                log.warning("%s: form version %s could not be read (%s); its questions are kept as text",
+                            label, vuid, exc)  # fmt: skip
+                continue
+            cached = {"content_hash": version.get("content_hash"), "content": _slim_content(content)}
+        kept[vuid] = cached
+        out.append((vuid, cached["content"]))
+    state["version_contents"] = kept  # versions no longer listed drop out
+    return out
+
+
+def _deployed_versions(client: HttpClient, uid: str) -> list:
+    page = client.get_json(f"/api/v2/assets/{uid}/versions/", params={"deployed": "True", "format": "json"})
+    results: list = []
+    for _ in range(MAX_VERSION_PAGES):
+        if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+            raise ExtractError(f"/api/v2/assets/{uid}/versions/ did not return a list of versions")
+        results += page["results"]
+        if not page.get("next"):
+            break
+        page = client.get_json(page["next"])
+    return results
+
+
+def _slim_content(content: dict) -> dict:
+    def rows(key: str, keys: tuple[str, ...]) -> list[dict]:
+        return [{k: r[k] for k in keys if k in r} for r in content.get(key) or [] if isinstance(r, dict)]
+
+    return {
+        "survey": rows("survey", _SURVEY_KEYS),
+        "choices": rows("choices", _CHOICE_KEYS),
+        "translations": content.get("translations") or [None],
+    }
 
 
 def _minus_minutes(kobo_time: str, minutes: float) -> str:

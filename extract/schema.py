@@ -68,6 +68,7 @@ class FieldSpec:
     list_name: str | None = None
     required: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    version: str | None = None  # set for a question only an older form version has: that version
 
     def columns(self) -> list[tuple[str, pa.DataType]]:
         """The warehouse columns this question becomes."""
@@ -135,7 +136,7 @@ class FormSchema:
                     {
                         "source": self.source,
                         "form": self.form,
-                        "form_version": self.version,
+                        "form_version": f.version or self.version,
                         "path": f.path,
                         "name": f.name,
                         "column_name": f.column,
@@ -273,6 +274,54 @@ def schema_from_kobo_asset(source: str, table: str, asset: dict) -> FormSchema:
     ]  # fmt: skip
     return FormSchema(source=source, form=table, version=version, tables=tables, choices=choices,
                       default_lang=default_lang)  # fmt: skip
+
+
+def merge_kobo_versions(schema: FormSchema, older: list[tuple[str, dict]]) -> list[FieldSpec]:
+    """Add the questions only older deployed versions have, as KPI's exports (formpack) do: `older` is
+    [(version uid, content)], newest first. The current definition wins; a question (by data path) it lacks
+    joins its table (main or repeat; a repeat only older versions have becomes a table) with the type,
+    labels and choice list of the newest version that had it, and `version` set to that version. Choices
+    (list_name, name) the current content lacks are added. Returns the questions added."""
+    added: list[FieldSpec] = []
+    known_choices = {(c.list_name, c.name) for c in schema.choices}
+    for version_uid, content in older:
+        old = schema_from_kobo_asset(schema.source, schema.form, {"content": content})
+        for old_table in old.tables.values():
+            target = _matching_table(schema, old_table)
+            paths = {f.path for f in target.fields}
+            taken = {name for name, _ in target.arrow_fields()}
+            for f in old_table.fields:
+                if f.path in paths:
+                    continue
+                if any(name in taken for name, _ in f.columns()):  # a name another question uses
+                    f.column = snake_case(f.path)
+                    if any(name in taken for name, _ in f.columns()):
+                        continue  # the data path's own name is taken too: the answers stay discovered text
+                f.table, f.version = target.name, version_uid
+                target.fields.append(f)
+                paths.add(f.path)
+                taken.update(name for name, _ in f.columns())
+                added.append(f)
+        for c in old.choices:
+            if (c.list_name, c.name) not in known_choices:
+                schema.choices.append(c)
+                known_choices.add((c.list_name, c.name))
+    return added
+
+
+def _matching_table(schema: FormSchema, old_table: TableSpec) -> TableSpec:
+    if old_table.repeat_path is None:
+        return schema.main
+    found = schema.table_for_repeat(old_table.repeat_path)
+    if found is not None:
+        return found
+    name = old_table.name
+    if name in schema.tables:  # a current repeat of the same name elsewhere in the form
+        name = f"{schema.form}__{snake_case(old_table.repeat_path)}"
+    table = TableSpec(name=name, repeat_path=old_table.repeat_path,
+                      parent_repeat_path=old_table.parent_repeat_path)  # fmt: skip
+    schema.tables[name] = table
+    return table
 
 
 def _truthy(v: object) -> bool:

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from demo.generator import KOBO_ASSET_UIDS
+from demo.generator.kobo import KOBO_VERSION_UIDS
 from extract.run import load_sources
 
 
@@ -119,8 +120,8 @@ def test_rerun_is_idempotent_and_recorded(loaded, emulators, demo_world: Path, m
 
 
 def test_schema_drift_old_version_fields_are_kept_and_listed(loaded, demo_world: Path) -> None:
-    """child_health v2 dropped `oedema` and added `muac_cm`: v1 answers stay, typed as text, and form_fields
-    lists the column so staging keeps it."""
+    """child_health v2 dropped `oedema` and added `muac_cm`: v1 answers stay, typed from the v1 definition
+    (read from the server's deployed versions), and form_fields lists the column so staging keeps it."""
     config, _ = loaded
     wh = config.warehouse.path
     subs = _jsonl(demo_world / "kobo" / "submissions" / f"{KOBO_ASSET_UIDS['child_health']}.jsonl")
@@ -133,8 +134,9 @@ def test_schema_drift_old_version_fields_are_kept_and_listed(loaded, demo_world:
     assert v1, "the demo world should hold v1 submissions"
     got = _q(wh, "select count(oedema), count(muac_cm) from raw_kobo.child_health__child")[0]
     assert got[0] == len(v1) and got[1] > 0
-    fields = _q(wh, "select type, path, form_version from raw_kobo.form_fields "
+    fields = _q(wh, "select type, path, form_version, list_name from raw_kobo.form_fields "
                     "where table_name = 'child_health__child' and column_name = 'oedema'")  # fmt: skip
-    assert fields == [("text", "children/child/oedema", None)]
+    v1_uid = KOBO_VERSION_UIDS[("child_health", "v1")]
+    assert fields == [("select_one", "children/child/oedema", v1_uid, "yes_no")]
     versions = dict(_q(wh, "select form_version, count(*) from raw_kobo.child_health group by 1"))
     assert len(versions) == 2
