@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import dlt
@@ -30,6 +31,7 @@ from extract.tables import (
     utcnow,
 )
 from extract.xform import parse_xform
+from extract.xlsform import xform_xml
 from sangam.naming import snake_case
 
 log = logging.getLogger("sangam.extract")
@@ -216,13 +218,16 @@ def odk_source(
     max_pages: int | None = None,
     run_id: str | None = None,
 ):
-    """ODK Central forms (`forms`: [{xml_form_id, table}]) of one project → one resource per form."""
+    """ODK Central forms (`forms`: [{xml_form_id, table, xlsform?}]) of one project → one resource per form;
+    a form's `xlsform` file stands in for the XForm the server would send."""
     run_id = run_id or new_run_id(source_name)
     for form in forms:
         xml_id = form["xml_form_id"] if isinstance(form, dict) else form.xml_form_id
         table = (form.get("table") if isinstance(form, dict) else form.table) or snake_case(xml_id)
+        xlsform = form.get("xlsform") if isinstance(form, dict) else form.xlsform
         yield dlt.resource(_form_rows, name=table, max_table_nesting=0)(
             url=url, project_id=project_id, xml_form_id=xml_id, table=table, email=email, password=password,
+            xlsform=str(xlsform) if xlsform else None,
             source_name=source_name, page_size=page_size, overlap_minutes=overlap_minutes,
             personal_fields=tuple(personal_fields), timeout_s=timeout_s, max_retries=max_retries,
             backoff_base_s=backoff_base_s, max_pages=max_pages, run_id=run_id,
@@ -257,6 +262,7 @@ def _form_rows_inner(
     url: str, project_id: int, xml_form_id: str, table: str, email: str, password: str, source_name: str,
     page_size: int, overlap_minutes: float, personal_fields: tuple[str, ...], timeout_s: float,
     max_retries: int, backoff_base_s: float, max_pages: int | None, run_id: str | None,
+    xlsform: str | None = None,
 ) -> Iterator:  # fmt: skip
     state = dlt.current.resource_state()
     started = utcnow()
@@ -268,7 +274,7 @@ def _form_rows_inner(
     try:
         meta = client.get(base)
         fields = client.get(f"{base}/fields", {"odata": "true"})
-        xml = client.get_text(f"{base}.xml")
+        xml = xform_xml(Path(xlsform), label) if xlsform else client.get_text(f"{base}.xml")
         xform = parse_xform(xml) if xml else None
         schema = schema_from_odk(source_name, table, fields, xform, version=(meta or {}).get("version"))
         flat = OdkFlattener(schema)

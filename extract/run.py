@@ -22,7 +22,9 @@ import pyarrow as pa
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
 from sangam.config import (
     ConfigError,
+    KoboForm,
     KoboSource,
+    OdkForm,
     OdkSource,
     SangamConfig,
     Source,
@@ -107,6 +109,14 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def _form(form: KoboForm | OdkForm, **key: str) -> dict:
+    """A configured form as the dlt sources take it (plain values: dlt may keep them in its config)."""
+    out = {**key, "table": form.table}
+    if form.xlsform:
+        out["xlsform"] = str(form.xlsform)
+    return out
+
+
 def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_pages: int | None = None,
                  **overrides):  # fmt: skip
     """The dlt source of one configured source, secrets read from the environment now."""
@@ -116,7 +126,7 @@ def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_
 
         kwargs = dict(
             url=source_cfg.url,
-            forms=[{"uid": f.uid, "table": f.table} for f in source_cfg.forms],
+            forms=[_form(f, uid=f.uid) for f in source_cfg.forms],
             token=secret(source_cfg.token_env),
             source_name=source_cfg.name,
             page_size=source_cfg.page_size,
@@ -135,7 +145,7 @@ def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_
         kwargs = dict(
             url=source_cfg.url,
             project_id=source_cfg.project_id,
-            forms=[{"xml_form_id": f.xml_form_id, "table": f.table} for f in source_cfg.forms],
+            forms=[_form(f, xml_form_id=f.xml_form_id) for f in source_cfg.forms],
             email=secret(source_cfg.email_env),
             password=secret(source_cfg.password_env),
             source_name=source_cfg.name,

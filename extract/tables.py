@@ -162,13 +162,17 @@ def loads_rows(rows: list[dict]):
 FORM_LEVEL_STATUS = {403, 404}
 
 
+class FormError(ExtractError):
+    """A problem of one form only (e.g. its XLSForm file cannot be read): that form fails alone."""
+
+
 def isolate_form_errors(rows: Callable[..., Iterator], **kwargs) -> Iterator:
     """Yield `rows(**kwargs)`; a form-level refusal becomes a failed row in the loads table instead."""
     started, t0 = utcnow(), time.perf_counter()
     try:
         yield from rows(**kwargs)
     except ExtractError as exc:
-        if exc.status not in FORM_LEVEL_STATUS:
+        if exc.status not in FORM_LEVEL_STATUS and not isinstance(exc, FormError):
             raise
         table = kwargs["table"]
         log.error("%s/%s: %s", kwargs["source_name"], table, exc)

@@ -72,12 +72,14 @@ class AlertsConfig:
 class KoboForm:
     uid: str
     table: str
+    xlsform: Path | None = None  # the form's definition from this file instead of the server's
 
 
 @dataclass(frozen=True)
 class OdkForm:
     xml_form_id: str
     table: str
+    xlsform: Path | None = None  # the form's definition from this file instead of the server's
 
 
 @dataclass(frozen=True)
@@ -383,9 +385,10 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
         for j, f in enumerate(_list(m.get("forms"), f"{key}.forms")):
             fk = f"{key}.forms[{j}]"
             fm = _mapping(f, fk)
-            _no_unknown(fm, f"{fk}.", {"uid", "table"})
+            _no_unknown(fm, f"{fk}.", {"uid", "table", "xlsform"})
             uid = _str(fm.get("uid"), f"{fk}.uid")
-            forms.append(KoboForm(uid=uid, table=_table(fm.get("table"), f"{fk}.table")))
+            table = _table(fm.get("table"), f"{fk}.table")
+            forms.append(KoboForm(uid=uid, table=table, xlsform=_xlsform(fm, fk, home)))
         _unique_tables([f.table for f in forms], f"{key}.forms")
         return KoboSource(
             name=name,
@@ -408,10 +411,10 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
         for j, f in enumerate(_list(m.get("forms"), f"{key}.forms")):
             fk = f"{key}.forms[{j}]"
             fm = _mapping(f, fk)
-            _no_unknown(fm, f"{fk}.", {"xml_form_id", "table"})
+            _no_unknown(fm, f"{fk}.", {"xml_form_id", "table", "xlsform"})
             xml_id = _str(fm.get("xml_form_id"), f"{fk}.xml_form_id")
             table = _table(fm.get("table") or snake_case(xml_id), f"{fk}.table")
-            forms_o.append(OdkForm(xml_form_id=xml_id, table=table))
+            forms_o.append(OdkForm(xml_form_id=xml_id, table=table, xlsform=_xlsform(fm, fk, home)))
         _unique_tables([f.table for f in forms_o], f"{key}.forms")
         return OdkSource(
             name=name,
@@ -557,6 +560,16 @@ def _unique_tables(tables: list[str], key: str) -> None:
         if t in seen:
             raise ConfigError(f"{key}: duplicate table name {t!r}")
         seen.add(t)
+
+
+def _xlsform(form: dict, key: str, home: Path) -> Path | None:
+    """An optional XLSForm file (relative to SANGAM_HOME), which must exist."""
+    if form.get("xlsform") is None:
+        return None
+    path = _path(form["xlsform"], f"{key}.xlsform", home)
+    if not path.is_file():
+        raise ConfigError(f"{key}.xlsform: file not found: {path}")
+    return path
 
 
 def _path(value: Any, key: str, home: Path) -> Path:
