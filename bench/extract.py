@@ -243,11 +243,12 @@ def scaled_child_world(src: Path, dst: Path, n: int) -> Path:
 
     done = dst / "ready"
     if done.exists():
+        _copy_definitions(src, dst)  # a world scaled before the generator wrote versions gets them too
         return dst
     if dst.exists():
         shutil.rmtree(dst)
     (dst / "kobo" / "submissions").mkdir(parents=True)
-    shutil.copytree(src / "kobo" / "assets", dst / "kobo" / "assets")
+    _copy_definitions(src, dst)
     (dst / "odk").symlink_to(src / "odk", target_is_directory=True)
     uid = KOBO_ASSET_UIDS["child_health"]
     for other in KOBO_ASSET_UIDS.values():
@@ -268,6 +269,13 @@ def scaled_child_world(src: Path, dst: Path, n: int) -> Path:
             out.write(orjson.dumps(sub) + b"\n")
     done.write_text(str(n))
     return dst
+
+
+def _copy_definitions(src: Path, dst: Path) -> None:
+    """The forms' assets and their deployed versions (the extractor types old-version questions from them)."""
+    for part in ("assets", "versions"):
+        if (src / "kobo" / part).is_dir():
+            shutil.copytree(src / "kobo" / part, dst / "kobo" / part, dirs_exist_ok=True)
 
 
 def run(ctx) -> dict:

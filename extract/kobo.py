@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import dlt
 import numpy as np
@@ -41,6 +42,7 @@ from extract.tables import (
     repeat_table,
     utcnow,
 )
+from extract.xlsform import kobo_content
 from sangam.naming import snake_case
 
 log = logging.getLogger("sangam.extract")
@@ -340,13 +342,15 @@ def kobo_source(
     max_pages: int | None = None,
     run_id: str | None = None,
 ):
-    """KoBoToolbox forms (`forms`: [{uid, table}]) → one resource per form, named after its table.
+    """KoBoToolbox forms (`forms`: [{uid, table, xlsform?}]) → one resource per form, named after its table;
+    a form's `xlsform` file stands in for the asset's `content`.
 
     `max_pages` bounds one run (the runner then runs again), so a long first load commits its progress.
     """
     run_id = run_id or new_run_id(source_name)
     for form in forms:
         uid, table = (form["uid"], form["table"]) if isinstance(form, dict) else (form.uid, form.table)
+        xlsform = form.get("xlsform") if isinstance(form, dict) else form.xlsform
         yield dlt.resource(
             _form_rows,
             name=table,
@@ -356,13 +360,14 @@ def kobo_source(
             overlap_minutes=overlap_minutes, reconcile_every_h=reconcile_deletes_every_hours,
             personal_fields=tuple(personal_fields), timeout_s=timeout_s, max_retries=max_retries,
             backoff_base_s=backoff_base_s, max_pages=max_pages, run_id=run_id,
+            xlsform=str(xlsform) if xlsform else None,
         )  # fmt: skip
 
 
 def _form_rows_inner(
     url: str, token: str, uid: str, table: str, source_name: str, page_size: int, overlap_minutes: float,
     reconcile_every_h: float, personal_fields: tuple[str, ...], timeout_s: float, max_retries: int,
-    backoff_base_s: float, max_pages: int | None, run_id: str | None,
+    backoff_base_s: float, max_pages: int | None, run_id: str | None, xlsform: str | None = None,
 ) -> Iterator:  # fmt: skip
     state = dlt.current.resource_state()
     started = utcnow()
@@ -371,6 +376,9 @@ def _form_rows_inner(
     with kobo_client(url, token, source=source_name, timeout_s=timeout_s, max_retries=max_retries,
                      backoff_base_s=backoff_base_s) as client:  # fmt: skip
         asset = client.get_json(f"/api/v2/assets/{uid}/", params={"format": "json"})
+        if isinstance(asset, dict) and xlsform:
+            content, version = kobo_content(Path(xlsform), label)
+            asset = {**asset, "content": content, "version_id": version}
         if not isinstance(asset, dict) or "content" not in asset:
             raise ExtractError(f"{source_name}: asset {uid} ({table}) has no form content")
         schema = schema_from_kobo_asset(source_name, table, asset)

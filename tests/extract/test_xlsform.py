@@ -100,3 +100,25 @@ def test_a_missing_xlsform_is_a_config_error(demo_world: Path, make_config) -> N
     with pytest.raises(ConfigError, match=r"sources\[\d\]\.forms\[0\]\.xlsform: file not found"):
         make_config("http://127.0.0.1:9", "http://127.0.0.1:9", demo_world / "sheets",
                     lambda doc: _odk_only(doc, "no/such/form.xlsx"))  # fmt: skip
+
+
+def test_a_kobo_form_is_typed_from_its_xlsform(emulators, demo_world, make_config) -> None:
+    def kobo_only(doc: dict) -> None:
+        doc["sources"] = [s for s in doc["sources"] if s["kind"] == "kobo"]
+        uid = KOBO_ASSET_UIDS["child_health"]
+        xlsform = str(FORMS / "versions" / "child_health__v1.xlsx")
+        doc["sources"][0]["forms"] = [{"uid": uid, "table": "child_health", "xlsform": xlsform}]
+
+    config = make_config(emulators.kobo_url, emulators.odk_url, demo_world / "sheets", kobo_only)
+    result = run_source(config.source("kobo"), config)
+    assert result.ok, result.error
+    assert result.rows["child_health"] > 0
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        rows = dict(
+            con.execute(
+                "select name, form_version || ':' || type from raw_kobo.form_fields "
+                "where form = 'child_health' and name in ('worker_id', 'oedema')"
+            ).fetchall()
+        )
+    # the file's own version ("v1", from its settings sheet), not the server's version uid
+    assert rows == {"worker_id": "v1:text", "oedema": "v1:select_one"}
