@@ -241,20 +241,22 @@ def scaled_child_world(src: Path, dst: Path, n: int) -> Path:
 
     from demo.generator import KOBO_ASSET_UIDS
 
+    uid = KOBO_ASSET_UIDS["child_health"]
+    source = src / "kobo" / "submissions" / f"{uid}.jsonl"
+    # rebuilt when the world it copies was generated again (make bench regenerates its worlds every run)
+    stamp = f"{n} {source.stat().st_size} {source.stat().st_mtime_ns}"
     done = dst / "ready"
-    if done.exists():
-        _copy_definitions(src, dst)  # a world scaled before the generator wrote versions gets them too
+    if done.exists() and done.read_text() == stamp:
         return dst
     if dst.exists():
         shutil.rmtree(dst)
     (dst / "kobo" / "submissions").mkdir(parents=True)
     _copy_definitions(src, dst)
     (dst / "odk").symlink_to(src / "odk", target_is_directory=True)
-    uid = KOBO_ASSET_UIDS["child_health"]
     for other in KOBO_ASSET_UIDS.values():
         if other != uid:
             (dst / "kobo" / "submissions" / f"{other}.jsonl").write_text("")
-    lines = (src / "kobo" / "submissions" / f"{uid}.jsonl").read_bytes().splitlines()
+    lines = source.read_bytes().splitlines()
     with (dst / "kobo" / "submissions" / f"{uid}.jsonl").open("wb") as out:
         for i in range(n):
             copy, row = divmod(i, len(lines))
@@ -267,7 +269,7 @@ def scaled_child_world(src: Path, dst: Path, n: int) -> Path:
                         prefix = "uuid:" if v.startswith("uuid:") else ""
                         sub[key] = f"{prefix}{copy:08x}{v[len(prefix) + 8 :]}"
             out.write(orjson.dumps(sub) + b"\n")
-    done.write_text(str(n))
+    done.write_text(stamp)
     return dst
 
 
