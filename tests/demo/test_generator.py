@@ -15,23 +15,12 @@ import pytest
 
 from demo.generator import KOBO_ASSET_UIDS, generate
 from demo.generator.cli import main as cli_main
+from tests.demo.world_files import read_jsonl, tree_digest
 
 PREG, CHILD = KOBO_ASSET_UIDS["pregnancy_registration"], KOBO_ASSET_UIDS["child_health"]
 ODK_FORMS = ("anc_visit", "delivery", "scheme_application")
 INDIA = (6.5, 37.6, 68.1, 97.4)
 KOBO_META = {"_id", "_attachments", "_geolocation", "_validation_status"}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,20 +9,13 @@ from pathlib import Path
 import pytest
 
 from demo.generator import KOBO_ASSET_UIDS, evolve
+from tests.demo.world_files import read_jsonl, tree_digest
 
 PREG, CHILD = KOBO_ASSET_UIDS["pregnancy_registration"], KOBO_ASSET_UIDS["child_health"]
 
 
 def rows(path: Path, key: str) -> dict:
-    return {r[key]: r for r in (json.loads(x) for x in path.read_text().splitlines() if x)}
-
-
-def digest(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {r[key]: r for r in read_jsonl(path)}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +84,7 @@ def test_evolve_rewrites_ground_truth_and_is_deterministic(before_after, tmp_pat
     again = tmp_path / "again"
     shutil.copytree(before, again)
     evolve(again, seed=1)
-    assert digest(again) == digest(after)
+    assert tree_digest(again) == tree_digest(after)
     evolve(again, seed=2)
     facts = json.loads((again / "ground_truth" / "world.json").read_text())
     assert facts["evolutions"] == [1, 2]
