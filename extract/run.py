@@ -121,21 +121,20 @@ def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_
                  **overrides):  # fmt: skip
     """The dlt source of one configured source, secrets read from the environment now."""
     personal = tuple(config.personal_fields) if config else ()
+    if isinstance(source_cfg, KoboSource | OdkSource):
+        server = dict(
+            url=source_cfg.url, source_name=source_cfg.name, page_size=source_cfg.page_size,
+            overlap_minutes=source_cfg.overlap_minutes, personal_fields=personal,
+            timeout_s=source_cfg.timeout_s, max_retries=source_cfg.max_retries, max_pages=max_pages,
+        )  # fmt: skip
     if isinstance(source_cfg, KoboSource):
         from extract.kobo import kobo_source
 
         kwargs = dict(
-            url=source_cfg.url,
+            server,
             forms=[_form(f, uid=f.uid) for f in source_cfg.forms],
             token=secret(source_cfg.token_env),
-            source_name=source_cfg.name,
-            page_size=source_cfg.page_size,
-            overlap_minutes=source_cfg.overlap_minutes,
             reconcile_deletes_every_hours=source_cfg.reconcile_deletes_every_hours,
-            personal_fields=personal,
-            timeout_s=source_cfg.timeout_s,
-            max_retries=source_cfg.max_retries,
-            max_pages=max_pages,
         )
         kwargs.update(overrides)
         return kobo_source(**kwargs)
@@ -143,18 +142,11 @@ def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_
         from extract.odk import odk_source
 
         kwargs = dict(
-            url=source_cfg.url,
+            server,
             project_id=source_cfg.project_id,
             forms=[_form(f, xml_form_id=f.xml_form_id) for f in source_cfg.forms],
             email=secret(source_cfg.email_env),
             password=secret(source_cfg.password_env),
-            source_name=source_cfg.name,
-            page_size=source_cfg.page_size,
-            overlap_minutes=source_cfg.overlap_minutes,
-            personal_fields=personal,
-            timeout_s=source_cfg.timeout_s,
-            max_retries=source_cfg.max_retries,
-            max_pages=max_pages,
         )
         kwargs.update(overrides)
         return odk_source(**kwargs)
