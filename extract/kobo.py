@@ -31,6 +31,7 @@ from extract.kobo_pages import (
     page_layout,
     parse_page,
 )
+from extract.page_batches import batches
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, merge_kobo_versions, schema_from_kobo_asset
 from extract.tables import (
@@ -421,11 +422,11 @@ def _form_rows_inner(
                 cursor = max(cursor or "", page.newest) or None
             complete = page.n < page_size or not page.has_next
             if batched >= ROWS_PER_BATCH or (complete and batched):
-                for rows in _batch_rows(batch):
+                for rows in batches(batch):
                     yield from _emit(flat, rows, counts, bad, emitted)
                 batch, batched = [], 0
                 log.info("%s: %d/%s submissions (%d pages)", label, counts[table], total, pages)
-        for rows in _batch_rows(batch):
+        for rows in batches(batch):
             yield from _emit(flat, rows, counts, bad, emitted)
         # dlt commits this state together with the rows above, so a killed run resumes where the last
         # stored load ended and the merge absorbs anything read twice
@@ -546,33 +547,6 @@ def _minus_minutes(kobo_time: str, minutes: float) -> str:
 
 def _hours_since(iso: str) -> float:
     return (utcnow() - datetime.fromisoformat(iso)).total_seconds() / 3600
-
-
-def _batch_rows(pages: list[KoboPage]) -> Iterator[Rows]:
-    """The submissions of a batch of pages: consecutive Arrow pages of one layout as one struct array (so
-    dlt gets few, large tables), dict pages as one list."""
-    group: list[KoboPage] = []
-    for page in pages:
-        if not page.n:
-            continue
-        if group and not _same_kind(group[-1], page):
-            yield _joined(group)
-            group = []
-        group.append(page)
-    if group:
-        yield _joined(group)
-
-
-def _same_kind(a: KoboPage, b: KoboPage) -> bool:
-    if a.arrow is None or b.arrow is None:
-        return a.arrow is None and b.arrow is None
-    return a.arrow.type == b.arrow.type
-
-
-def _joined(group: list[KoboPage]) -> Rows:
-    if group[0].arrow is None:
-        return [r for p in group for r in p.rows]
-    return pa.concat_arrays([p.arrow for p in group]) if len(group) > 1 else group[0].arrow
 
 
 def _emit(flat: KoboFlattener, subs: Rows, counts: dict, bad: BadValues,

@@ -17,9 +17,13 @@ from urllib.parse import quote
 import dlt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from extract.arrow_build import BadValues, build_table, to_timestamp
 from extract.http import ExtractError, HttpClient
+from extract.odk_pages import GEOPOINT, OdkPage, parse_submissions, submissions_layout
+from extract.page_batches import batches
+from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_odk
 from extract.tables import (
     form_metadata,
@@ -72,6 +76,15 @@ class OdkClient:
             self.login()
             return self.http.get_json(url, params)
 
+    def get_bytes(self, url: str, params: dict | None = None) -> bytes:
+        try:
+            return self.http.get_bytes(url, params)
+        except ExtractError as exc:
+            if exc.status != 401:
+                raise
+            self.login()
+            return self.http.get_bytes(url, params)
+
     def get_text(self, url: str) -> str | None:
         try:
             return self.http.get_text(url)
@@ -115,6 +128,37 @@ def flatten_odata(row: dict, prefix: str = "", out: dict | None = None) -> dict:
     return out
 
 
+def _leaves(arr: pa.StructArray, prefix: str = "") -> Iterator[tuple[str, pa.Array]]:
+    """Answers of Arrow submissions by `/`-joined path (a null group makes its answers null), as
+    `flatten_odata` gives them: geopoints as "lat lon alt accuracy" text."""
+    for f, child in zip(arr.type, arr.flatten(), strict=True):
+        if not prefix and f.name in ("__id", "__system", "meta"):
+            continue
+        path = f"{prefix}/{f.name}" if prefix else f.name
+        if f.type == GEOPOINT:
+            yield path, _geopoint_text(child)
+        elif pa.types.is_struct(f.type):
+            yield from _leaves(child, path)
+        else:
+            yield path, child
+
+
+def _geopoint_text(point: pa.StructArray) -> pa.Array:
+    coords = pc.struct_field(point, "coordinates")
+    size = pc.fill_null(pc.list_value_length(coords), 0)
+
+    def coordinate(i: int) -> pa.Array:
+        has = pc.greater(size, i)
+        return pc.cast(pc.list_element(pc.if_else(has, coords, None), i), pa.string())
+
+    accuracy = pc.cast(pc.struct_field(pc.struct_field(point, "properties"), "accuracy"), pa.string())
+    lat, lon, alt = coordinate(1), coordinate(0), coordinate(2)  # GeoJSON order: lon, lat, alt
+    text = pc.binary_join_element_wise(
+        lat, lon, alt, accuracy, " ", null_handling="replace", null_replacement=""
+    )
+    return pc.if_else(point.is_null(), pa.scalar(None, pa.string()), pc.utf8_trim_whitespace(text))
+
+
 def _ts(values: list, bad: BadValues, key) -> pa.Array:
     return to_timestamp(values, bad, key)
 
@@ -128,17 +172,21 @@ class OdkFlattener:
         seen: set[str] = set()
         for r in flat:
             seen.update(r.keys())
-        unknown = sorted(k for k in seen - self.known[spec.name] if not k.startswith("meta/"))
+        unknown = sorted(k for k in seen - self.known[spec.name])
+        return {col: [r.get(key) for r in flat] for key, col in self._extra_columns(spec, unknown)}
+
+    def _extra_columns(self, spec: TableSpec, unknown: list[str]) -> list[tuple[str, str]]:
+        """(path, column) of answers the form definition does not know, kept as VARCHAR."""
         # keys of the repeat's own groups look like `babies/baby/x` on the main table's flatten: never here
         taken = {c for c, _ in spec.arrow_fields()}
-        extras: dict[str, list] = {}
-        for key in unknown:
+        out: list[tuple[str, str]] = []
+        for key in (k for k in unknown if not k.startswith("meta/")):
             col = snake_case(key.rsplit("/", 1)[-1])
-            if col in taken or col in extras:
+            if col in taken or col in {c for _, c in out}:
                 col = snake_case(key)
-            extras[col] = [r.get(key) for r in flat]
+            out.append((key, col))
             self.schema.discovered[(spec.name, col)] = key
-        return extras
+        return out
 
     def main(self, rows: list[dict], loaded_at: datetime, bad: BadValues) -> pa.Table:
         spec = self.schema.main
@@ -161,6 +209,36 @@ class OdkFlattener:
         }
         answers = {f.path: [r.get(f.path) for r in flat] for f in spec.fields}
         return build_table(spec, system, answers, self._extras(spec, flat), n, bad)
+
+    def main_arrow(self, rows: pa.StructArray, loaded_at: datetime, bad: BadValues) -> pa.Table:
+        """`main`'s table from submissions parsed into Arrow (odk_pages)."""
+        spec = self.schema.main
+        n = len(rows)
+        sys_ = rows.field("__system")
+        form = self.schema.form
+        ids = rows.field("__id")
+
+        def system_field(name: str) -> pa.Array:
+            return pc.struct_field(sys_, name)
+
+        system = {
+            "submission_id": ids,
+            "instance_id": pc.struct_field(rows.field("meta"), "instanceID"),
+            "root_uuid": ids,
+            "deprecated_id": pa.nulls(n, pa.string()),
+            "submitted_at": _ts(system_field("submissionDate"), bad, (form, "submitted_at")),
+            "updated_at": _ts(system_field("updatedAt"), bad, (form, "updated_at")),
+            "deleted_at": _ts(system_field("deletedAt"), bad, (form, "deleted_at")),
+            "form_version": system_field("formVersion"),
+            "submitted_by": system_field("submitterName"),
+            "review_state": system_field("reviewState"),
+            "_loaded_at": pa.array([loaded_at] * n, pa.timestamp("us")),
+        }
+        leaves = dict(_leaves(rows))
+        answers = {f.path: leaves[f.path] for f in spec.fields if f.path in leaves}
+        unknown = sorted(p for p in leaves if p not in self.known[spec.name])
+        extras = {col: pc.cast(leaves[key], pa.string()) for key, col in self._extra_columns(spec, unknown)}
+        return build_table(spec, system, answers, extras, n, bad)
 
     def repeat(self, spec: TableSpec, rows: list[dict], roots: dict[str, str], parents: set[str],
                loaded_at: datetime, bad: BadValues) -> pa.Table:  # fmt: skip
@@ -258,6 +336,52 @@ def _pages(client: OdkClient, url: str, params: dict, page_size: int, label: str
             return
 
 
+def _submission_pages(
+    client: OdkClient, url: str, params: dict, page_size: int, label: str, layout: pa.Schema | None,
+    max_pages: int | None = None,
+) -> Iterator[OdkPage]:  # fmt: skip
+    """`_pages` for `Submissions`, each page parsed into Arrow when the layout fits."""
+    params = {**params, "$top": page_size, "$count": "true"}
+    pages = 0
+    next_url: str | None = url
+    while next_url:
+        query = params if next_url == url else None
+        raw = client.get_bytes(next_url, query)
+        try:
+            page = parse_submissions(raw, layout, f"{client.source}: {url}")
+        except ExtractError:  # cut short or not JSON: asked again through the retrying JSON path
+            body = client.get(next_url, query)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise ExtractError(f"{client.source}: {url} did not return an OData page") from None
+            page = OdkPage(body["value"], None, body.get("@odata.nextLink"), body.get("@odata.count"))
+        pages += 1
+        yield page
+        if pages == 1 and page.count is not None:
+            log.info("%s: %s rows to read", label, page.count)
+        next_url = page.next_link
+        if max_pages and pages >= max_pages:
+            return
+
+
+def _stamps(page: OdkPage) -> tuple[str | None, list[str]]:
+    """The newest `updatedAt` (or `submissionDate`) on a page, and the ids of its rows not deleted."""
+    if page.arrow is not None:
+        sys_ = page.arrow.field("__system")
+        stamps = pc.coalesce(pc.struct_field(sys_, "updatedAt"), pc.struct_field(sys_, "submissionDate"))
+        alive = pc.is_null(pc.struct_field(sys_, "deletedAt"))
+        return pc.max(stamps).as_py(), page.arrow.field("__id").filter(alive).to_pylist()
+    newest: str | None = None
+    ids = []
+    for r in page.rows or []:
+        s = r.get("__system") or {}
+        stamp = s.get("updatedAt") or s.get("submissionDate")
+        if stamp and (newest is None or stamp > newest):
+            newest = stamp
+        if not s.get("deletedAt"):
+            ids.append(r["__id"])
+    return newest, ids
+
+
 def _form_rows_inner(
     url: str, project_id: int, xml_form_id: str, table: str, email: str, password: str, source_name: str,
     page_size: int, overlap_minutes: float, personal_fields: tuple[str, ...], timeout_s: float,
@@ -292,29 +416,33 @@ def _form_rows_inner(
             params["$filter"] = f"__system/submissionDate ge {since} or __system/updatedAt ge {since}"
         changed: set[str] = set()
         new_cursor = cursor
-        batch: list[dict] = []
+        batch: list[OdkPage] = []
+        batched = 0
 
-        def emit(rows: list[dict]) -> Iterator:
-            tbl = flat.main(rows, utcnow(), bad)
-            counts[table] += tbl.num_rows
-            yield main_table(tbl, table)
+        def emit(pages_: list[OdkPage]) -> Iterator:
+            for rows in batches(pages_):
+                if isinstance(rows, pa.StructArray):
+                    tbl = flat.main_arrow(rows, utcnow(), bad)
+                else:
+                    tbl = flat.main(rows, utcnow(), bad)
+                counts[table] += tbl.num_rows
+                yield main_table(tbl, table)
 
-        for page in _pages(client, f"{base}.svc/Submissions", params, page_size, label, max_pages):
+        layout = submissions_layout(fields) if isinstance(fields, list) else None
+        url_ = f"{base}.svc/Submissions"
+        for page in prefetch(_submission_pages(client, url_, params, page_size, label, layout, max_pages)):
             pages += 1
-            for r in page:
-                s = r.get("__system") or {}
-                stamp = s.get("updatedAt") or s.get("submissionDate")
-                if stamp and (new_cursor is None or stamp > new_cursor):
-                    new_cursor = stamp
-                if not s.get("deletedAt"):
-                    changed.add(r["__id"])
-            batch.extend(page)
-            if len(batch) >= ROWS_PER_BATCH:
+            newest, alive = _stamps(page)
+            if newest and (new_cursor is None or newest > new_cursor):
+                new_cursor = newest
+            changed.update(alive)
+            batch.append(page)
+            batched += page.n
+            if batched >= ROWS_PER_BATCH:
                 yield from emit(batch)
                 log.info("%s: %d submissions (%d pages)", label, counts[table], pages)
-                batch = []
-        if batch:
-            yield from emit(batch)
+                batch, batched = [], 0
+        yield from emit(batch)
 
         # soft deletes since the last run (Central hides deleted rows unless asked for them)
         del_filter = f"__system/deletedAt gt {del_cursor}" if del_cursor else "__system/deletedAt ne null"
@@ -330,7 +458,7 @@ def _form_rows_inner(
                     if new_del is None or d > new_del:
                         new_del = d
         if deleted_rows:
-            yield from emit(deleted_rows)
+            yield from emit([OdkPage(deleted_rows, None, None, None)])
 
         # repeat tables: rows of the submissions that changed, replaced per parent
         roots: dict[str, str] = {}
