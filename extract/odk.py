@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import dlt
 import orjson
@@ -317,8 +317,7 @@ def _iso_minus(iso: str, minutes: float) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def _pages(client: OdkClient, url: str, params: dict, page_size: int, label: str,
-           max_pages: int | None = None) -> Iterator[list[dict]]:  # fmt: skip
+def _pages(client: OdkClient, url: str, params: dict, page_size: int, label: str) -> Iterator[list[dict]]:
     """Follow `@odata.nextLink` (Central's skiptoken keeps pages stable while data changes)."""
     params = {**params, "$top": page_size, "$count": "true"}
     pages = 0
@@ -332,16 +331,18 @@ def _pages(client: OdkClient, url: str, params: dict, page_size: int, label: str
         if pages == 1 and body.get("@odata.count") is not None:
             log.info("%s: %s rows to read", label, body["@odata.count"])
         next_url = body.get("@odata.nextLink")
-        if max_pages and pages >= max_pages:
-            return
 
 
 def _submission_pages(
     client: OdkClient, url: str, params: dict, page_size: int, label: str, layout: pa.Schema | None,
-    max_pages: int | None = None,
+    max_pages: int | None = None, skiptoken: str | None = None,
 ) -> Iterator[OdkPage]:  # fmt: skip
-    """`_pages` for `Submissions`, each page parsed into Arrow when the layout fits."""
+    """`_pages` for `Submissions`, each page parsed into Arrow when the layout fits, starting after
+    `skiptoken` (Central's keyset cursor: rows strictly after that submission, in its newest-first order).
+    A run bounded by `max_pages` stops only where the next link carries a skiptoken to resume from."""
     params = {**params, "$top": page_size, "$count": "true"}
+    if skiptoken:
+        params["$skiptoken"] = skiptoken
     pages = 0
     next_url: str | None = url
     while next_url:
@@ -359,8 +360,42 @@ def _submission_pages(
         if pages == 1 and page.count is not None:
             log.info("%s: %s rows to read", label, page.count)
         next_url = page.next_link
-        if max_pages and pages >= max_pages:
+        if max_pages and pages >= max_pages and skiptoken_of(next_url):
             return
+
+
+def _repeat_rows(client: OdkClient, url: str, since: str | None, page_size: int,
+                 label: str) -> tuple[list[dict], int]:  # fmt: skip
+    """A repeat table's rows: on an incremental run only those of submissions changed since `since`
+    (Central filters repeat tables on their submission's fields spelled `$root/Submissions/...`); a server
+    that refuses that filter is read in full."""
+    params: dict = {}
+    if since:
+        root = "$root/Submissions/__system"
+        params["$filter"] = f"{root}/submissionDate ge {since} or {root}/updatedAt ge {since}"
+    rows: list[dict] = []
+    pages = 0
+    try:
+        for page in _pages(client, url, params, page_size, label):
+            pages += 1
+            rows.extend(page)
+    except ExtractError as exc:
+        if not params or exc.status not in (400, 501):
+            raise
+        log.warning("%s: the server does not filter repeat tables (%s); reading it in full", label, exc)
+        rows, pages = [], 0
+        for page in _pages(client, url, {}, page_size, label):
+            pages += 1
+            rows.extend(page)
+    return rows, pages
+
+
+def skiptoken_of(link: str | None) -> str | None:
+    """The `$skiptoken` of an `@odata.nextLink`, or None."""
+    if not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get("$skiptoken")
+    return values[0] if values else None
 
 
 def _stamps(page: OdkPage) -> tuple[str | None, list[str]]:
@@ -410,12 +445,16 @@ def _form_rows_inner(
 
         cursor = state.get("changed_since")
         del_cursor = state.get("deleted_since")
+        resume = state.get("resume")  # left by a run bounded by max_pages: the same scan goes on
+        if resume:
+            since, new_cursor, skiptoken = resume["since"], resume["cursor"], resume["skiptoken"]
+        else:
+            since = _iso_minus(cursor, overlap_minutes) if cursor else None
+            new_cursor, skiptoken = cursor, None
         params: dict = {}
-        if cursor:
-            since = _iso_minus(cursor, overlap_minutes)
+        if since:
             params["$filter"] = f"__system/submissionDate ge {since} or __system/updatedAt ge {since}"
         changed: set[str] = set()
-        new_cursor = cursor
         batch: list[OdkPage] = []
         batched = 0
 
@@ -430,8 +469,11 @@ def _form_rows_inner(
 
         layout = submissions_layout(fields) if isinstance(fields, list) else None
         url_ = f"{base}.svc/Submissions"
-        for page in prefetch(_submission_pages(client, url_, params, page_size, label, layout, max_pages)):
+        last_link = None
+        scan = _submission_pages(client, url_, params, page_size, label, layout, max_pages, skiptoken)
+        for page in prefetch(scan):
             pages += 1
+            last_link = page.next_link
             newest, alive = _stamps(page)
             if newest and (new_cursor is None or newest > new_cursor):
                 new_cursor = newest
@@ -466,15 +508,19 @@ def _form_rows_inner(
             if not spec.repeat_path or not changed:
                 continue
             odata_table = "Submissions." + spec.repeat_path.replace("/", ".")
-            rows: list[dict] = []
-            for page in _pages(client, f"{base}.svc/{quote(odata_table, safe='.')}", {}, page_size, label):
-                pages += 1
-                rows.extend(page)
+            rows, n_pages = _repeat_rows(client, f"{base}.svc/{quote(odata_table, safe='.')}", since,
+                                         page_size, label)  # fmt: skip
+            pages += n_pages
             tbl = flat.repeat(spec, rows, roots, changed, utcnow(), bad)
             counts[spec.name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, spec.name)
 
-        state["changed_since"] = new_cursor
+        # committed by dlt with the rows above: a killed run resumes where the last stored load ended
+        if last_link is None:
+            state.pop("resume", None)
+            state["changed_since"] = new_cursor
+        else:
+            state["resume"] = {"since": since, "cursor": new_cursor, "skiptoken": skiptoken_of(last_link)}
         state["deleted_since"] = new_del
         state["unknown_fields"] = [[t, c, p] for (t, c), p in sorted(schema.discovered.items())]
         yield from form_metadata(schema, personal_fields)

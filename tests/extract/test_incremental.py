@@ -12,6 +12,7 @@ import pytest
 
 from demo.emulators import running
 from demo.generator import KOBO_ASSET_UIDS, evolve
+from extract.http import HttpClient
 from extract.run import load_sources
 from sangam.config import parse_config
 from tests.extract.conftest import config_doc
@@ -40,15 +41,31 @@ def evolved(demo_world: Path, tmp_path_factory: pytest.TempPathFactory):
         summary = evolve(world_copy, 7)
         for url in (em.kobo_url, em.odk_url):
             httpx.post(f"{url}/_emulator/reload", timeout=30).raise_for_status()
-        second = load_sources(config, only=["kobo", "odk"])
+        with pytest.MonkeyPatch.context() as patch:
+            repeat_reads = _record_repeat_reads(patch)
+            second = load_sources(config, only=["kobo", "odk"])
         assert second.ok, second.summary()
         third = load_sources(config, only=["kobo", "odk"])
         assert third.ok, third.summary()
-    return config.warehouse.path, world_copy, summary
+    return config.warehouse.path, world_copy, summary, repeat_reads
+
+
+def _record_repeat_reads(patch: pytest.MonkeyPatch) -> list[dict]:
+    """The query of every request for an ODK repeat table (`Submissions.<repeat>`)."""
+    reads: list[dict] = []
+    original = HttpClient.request
+
+    def recording(self, method, url, **kwargs):
+        if ".svc/Submissions." in str(url):
+            reads.append(dict(kwargs.get("params") or {}))
+        return original(self, method, url, **kwargs)
+
+    patch.setattr(HttpClient, "request", recording)
+    return reads
 
 
 def test_kobo_new_edited_and_hard_deleted(evolved) -> None:
-    wh, world, summary = evolved
+    wh, world, summary, _ = evolved
     assert summary["deleted"] or summary["edited"], "the evolution should change something"
     for form, uid in KOBO_ASSET_UIDS.items():
         subs = _jsonl(world / "kobo" / "submissions" / f"{uid}.jsonl")
@@ -68,7 +85,7 @@ def test_kobo_new_edited_and_hard_deleted(evolved) -> None:
 
 
 def test_odk_edits_and_soft_deletes(evolved) -> None:
-    wh, world, summary = evolved
+    wh, world, summary, _ = evolved
     for form in ("anc_visit", "delivery", "scheme_application"):
         server = {r["__id"]: r for r in _jsonl(world / "odk" / "forms" / "1" / form / "Submissions.jsonl")}
         rows = {
@@ -88,10 +105,27 @@ def test_odk_edits_and_soft_deletes(evolved) -> None:
 
 
 def test_loads_table_records_every_run(evolved) -> None:
-    wh, _, _ = evolved
+    wh, _, _, _ = evolved
     runs = _rows(wh, "select count(distinct load_id) from raw_kobo._sangam_loads where status = 'ok'")[0][0]
     assert runs == 3
     cursors = _rows(
         wh, "select cursor from raw_kobo._sangam_loads where table_name = 'child_health' order by started_at"
     )
     assert cursors[0][0] <= cursors[-1][0]
+
+
+def test_odk_repeats_of_changed_submissions_only(evolved) -> None:
+    """An incremental run asks Central for the repeat rows of the submissions changed since its cursor
+    (`$root/Submissions/...` filter), and the stored repeat rows still match the server's."""
+    wh, world, _, repeat_reads = evolved
+    assert repeat_reads, "the evolved day changed deliveries, so their babies were read"
+    assert all("$root/Submissions/__system/submissionDate ge" in r.get("$filter", "") for r in repeat_reads)
+    folder = world / "odk" / "forms" / "1" / "delivery"
+    alive = {r["__id"] for r in _jsonl(folder / "Submissions.jsonl") if not r["__system"].get("deletedAt")}
+    server = {
+        (r["__Submissions-id"], r["__id"])
+        for r in _jsonl(folder / "Submissions.babies.baby.jsonl")
+        if r["__Submissions-id"] in alive
+    }
+    stored = set(_rows(wh, "select submission_id, row_id from raw_odk.delivery__baby"))
+    assert {s for s in stored if s[0] in alive} == server
