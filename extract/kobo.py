@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from extract.arrow_build import BadValues, build_table, to_timestamp
+from extract.arrow_pages import batches
 from extract.http import ExtractError, HttpClient
 from extract.kobo_pages import (
     SYSTEM_FIELDS,
@@ -31,7 +32,6 @@ from extract.kobo_pages import (
     page_layout,
     parse_page,
 )
-from extract.page_batches import batches
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, merge_kobo_versions, schema_from_kobo_asset
 from extract.tables import (

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 
+from extract.arrow_pages import read_rows
 from extract.http import ExtractError, HttpClient
 from extract.schema import FormSchema
 
@@ -92,19 +92,10 @@ def dict_page(page: object) -> KoboPage:
 
 
 def _arrow_page(raw: bytes, layout: pa.Schema) -> KoboPage | None:
-    try:
-        table = pa_json.read_json(
-            pa.BufferReader(raw),
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=max(1 << 20, len(raw) + 1)),
-            parse_options=pa_json.ParseOptions(explicit_schema=layout, unexpected_field_behavior="infer"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    read = read_rows(raw, layout, "results", "_id")
+    if read is None:
         return None
-    if table.num_rows != 1 or table.column("results").null_count:
-        return None
-    results = table.column("results").chunk(0).flatten()
-    if not isinstance(results, pa.StructArray) or results.field("_id").null_count:
-        return None
+    table, results = read
     expected = layout.field("results").type.value_type
     if not _only_text_extras(results.type, expected):
         return None

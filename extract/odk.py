@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from extract.arrow_build import BadValues, build_table, to_timestamp
+from extract.arrow_pages import batches
 from extract.http import ExtractError, HttpClient
 from extract.odk_pages import GEOPOINT, OdkPage, parse_submissions, submissions_layout
-from extract.page_batches import batches
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_odk
 from extract.tables import (
@@ -68,22 +68,20 @@ class OdkClient:
         self.http.set_header("Authorization", f"Bearer {token}")
 
     def get(self, url: str, params: dict | None = None):
-        try:
-            return self.http.get_json(url, params)
-        except ExtractError as exc:
-            if exc.status != 401:
-                raise
-            self.login()
-            return self.http.get_json(url, params)
+        return self._logged_in(self.http.get_json, url, params)
 
     def get_bytes(self, url: str, params: dict | None = None) -> bytes:
+        return self._logged_in(self.http.get_bytes, url, params)
+
+    def _logged_in(self, call, url: str, params: dict | None):
+        """`call(url, params)`, logging in again once if the session token expired (401)."""
         try:
-            return self.http.get_bytes(url, params)
+            return call(url, params)
         except ExtractError as exc:
             if exc.status != 401:
                 raise
             self.login()
-            return self.http.get_bytes(url, params)
+            return call(url, params)
 
     def get_text(self, url: str) -> str | None:
         try:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 
+from extract.arrow_pages import read_rows
 from extract.http import ExtractError
 
 GEOPOINT = pa.struct(
@@ -110,20 +110,11 @@ def parse_submissions(raw: bytes, layout: pa.Schema | None, where: str) -> OdkPa
 
 
 def _arrow_page(raw: bytes, layout: pa.Schema) -> OdkPage | None:
-    try:
-        table = pa_json.read_json(
-            pa.BufferReader(raw),
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=max(1 << 20, len(raw) + 1)),
-            parse_options=pa_json.ParseOptions(explicit_schema=layout, unexpected_field_behavior="infer"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    read = read_rows(raw, layout, "value", "__id")
+    if read is None:
         return None
-    if table.num_rows != 1 or table.column("value").null_count:
-        return None
-    rows = table.column("value").chunk(0).flatten()
+    table, rows = read
     expected = layout.field("value").type.value_type
-    if not isinstance(rows, pa.StructArray) or rows.field("__id").null_count:
-        return None
     try:
         rows = _answers_only(rows, expected)
     except _Misfit:
