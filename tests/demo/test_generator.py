@@ -15,7 +15,7 @@ import pytest
 
 from demo.generator import KOBO_ASSET_UIDS, generate
 from demo.generator.cli import main as cli_main
-from tests.demo.world_files import read_jsonl, tree_digest
+from tests.demo.world_files import read_jsonl, registrations_by_district_month, tree_digest
 
 PREG, CHILD = KOBO_ASSET_UIDS["pregnancy_registration"], KOBO_ASSET_UIDS["child_health"]
 ODK_FORMS = ("anc_visit", "delivery", "scheme_application")
@@ -375,16 +375,7 @@ def truth(world: Path) -> dict:
 
 
 def test_registrations_in_ground_truth_match_the_kobo_file(world: Path, truth: dict) -> None:
-    con = duckdb.connect()
-    path = world / "kobo" / "submissions" / f"{PREG}.jsonl"
-    got = con.execute(f"""
-        select "location/district",
-               cast(date_trunc('month', cast("pregnancy/registration_date" as date)) as date), count(*)
-        from (select * from read_json_auto('{path}', format='newline_delimited')
-              qualify row_number() over (
-                  partition by "woman/woman_id" order by "_submission_time", "_id") = 1)
-        group by all
-    """).fetchall()
+    got = registrations_by_district_month(world / "kobo" / "submissions" / f"{PREG}.jsonl")
     assert got
     expected = {k: v["registered_pregnant_women"] for k, v in truth.items() if v["registered_pregnant_women"]}
     assert {(d, str(m)): n for d, m, n in got} == expected

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from demo.generator import KOBO_ASSET_UIDS, evolve
-from tests.demo.world_files import read_jsonl, tree_digest
+from tests.demo.world_files import read_jsonl, registrations_by_district_month, tree_digest
 
 PREG, CHILD = KOBO_ASSET_UIDS["pregnancy_registration"], KOBO_ASSET_UIDS["child_health"]
 
@@ -100,19 +100,14 @@ def test_evolved_ground_truth_matches_the_evolved_files(before_after) -> None:
     import duckdb
 
     _, after, _ = before_after
-    con = duckdb.connect()
-    path = after / "kobo" / "submissions" / f"{PREG}.jsonl"
-    got = con.execute(f"""
-        select "location/district",
-               cast(date_trunc('month', cast("pregnancy/registration_date" as date)) as date), count(*)
-        from (select * from read_json_auto('{path}', format='newline_delimited')
-              qualify row_number() over (
-                  partition by "woman/woman_id" order by "_submission_time", "_id") = 1)
-        group by all
-    """).fetchall()
-    truth = con.execute(f"""
+    got = registrations_by_district_month(after / "kobo" / "submissions" / f"{PREG}.jsonl")
+    truth = (
+        duckdb.connect()
+        .execute(f"""
         select district_code, month, registered_pregnant_women
         from read_csv('{after}/ground_truth/program_indicators_monthly.csv', header=true)
         where registered_pregnant_women > 0
-    """).fetchall()
+    """)
+        .fetchall()
+    )
     assert sorted(got) == sorted(truth)
