@@ -156,6 +156,8 @@ def _answers_only(arr: pa.StructArray, expected: pa.StructType) -> pa.StructArra
         elif want is not None:
             if f.type != want:
                 raise _Misfit(f.name)
+            if want == GEOPOINT and not _all_points(child):
+                raise _Misfit(f.name)  # the per-row path reads only GeoJSON Points as geopoints
         elif pa.types.is_string(f.type) or pa.types.is_null(f.type):
             try:
                 child.validate(full=True)
@@ -166,3 +168,8 @@ def _answers_only(arr: pa.StructArray, expected: pa.StructType) -> pa.StructArra
         arrays.append(child)
         fields.append(pa.field(f.name, child.type))
     return pa.StructArray.from_arrays(arrays, fields=fields, mask=arr.is_null()) if fields else None
+
+
+def _all_points(geo: pa.StructArray) -> bool:
+    kinds = pc.struct_field(geo, "type")
+    return pc.all(pc.equal(pc.fill_null(kinds, "Point"), "Point")).as_py() is not False

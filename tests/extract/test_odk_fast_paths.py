@@ -115,3 +115,12 @@ def test_geopoints_match_the_per_row_path() -> None:
     assert as_arrow and parsed.equals(per_row)
     assert parsed.column("home_latitude").to_pylist() == [20.97, 21.25, 21.0, None]
     assert parsed.column("home_accuracy").to_pylist() == [9.0, None, None, None]
+
+
+def test_a_geopoint_that_is_not_a_point_takes_the_per_row_path() -> None:
+    rows = [
+        _geo_row(0, {"type": "Point", "coordinates": [78.93, 20.97]}),
+        _geo_row(1, {"type": "Feature", "coordinates": [78.5, 21.25]}),
+    ]
+    as_arrow, parsed, per_row = _both(GEO_FIELDS, None, rows)
+    assert not as_arrow and parsed.equals(per_row)
