@@ -74,10 +74,9 @@ class KoboFlattener:
         schema = self.schema
         n = len(subs)
         meta = _system_struct(subs)
-        ids = None
         if meta is not None:
             id_arr = pc.cast(meta.field("_id"), pa.string())
-            ids = id_arr if isinstance(subs, pa.StructArray) else id_arr.to_pylist() if self.repeats else None
+            ids = id_arr if isinstance(subs, pa.StructArray) else id_arr.to_pylist()
             submitted = to_timestamp(meta.field("_submission_time"), bad, (schema.form, "submitted_at"))
             root = pc.coalesce(_non_empty(meta.field("meta/rootUuid")), meta.field("_uuid"))
             status = _non_empty(pc.struct_field(meta.field("_validation_status"), "uid"))
@@ -240,22 +239,9 @@ class KoboFlattener:
         }
         if isinstance(subs, pa.StructArray):
             items: Rows = lists.flatten()
-        else:
-            # fields the form does not define (older versions) are kept as VARCHAR, as in the general path
+        else:  # unknown item fields (older versions) are kept as VARCHAR, as in the general path
             items = [it for h in holders if h for it in h]
-            flat = lists.flatten()
-            items_arr = {f.path: flat.field(i) for i, f in enumerate(rt.fields)}
-            return self._dict_items_table(rt, system, items, items_arr, t, bad)
         return self._table(rt, system, items, n + t, bad, pad=t)
-
-    def _dict_items_table(self, rt: TableSpec, system: dict, items: list[dict], answers: dict, pad: int,
-                          bad: BadValues) -> pa.Table:  # fmt: skip
-        """A flat repeat's table from dict items whose answers Arrow already pivoted."""
-        rows = items + [{}] * pad
-        seen: set[str] = set().union(*rows)
-        extras = {col: [_text(r.get(key)) for r in rows] for key, col in self._extra_columns(rt, seen)}
-        padded = {p: _padded(a, pad) for p, a in answers.items()}
-        return build_table(rt, system, padded, extras, len(rows), bad)
 
 
 Rows = list[dict] | pa.StructArray

@@ -97,7 +97,6 @@ def test_marts_follow_the_world_a_day_later(demo_world: Path, tmp_path: Path):
 
     from demo.emulators import running
     from demo.generator import evolve
-    from extract.run import load_sources
 
     world = tmp_path / "world"
     shutil.copytree(demo_world, world)
@@ -111,12 +110,7 @@ def test_marts_follow_the_world_a_day_later(demo_world: Path, tmp_path: Path):
                 evolve(world, seed=4242)
                 for url in (servers.kobo_url, servers.odk_url):
                     httpx.post(f"{url}/_emulator/reload", timeout=30).raise_for_status()
-            report = load_sources(config, warehouse_path=warehouse, pipelines_dir=tmp_path / "pipelines")
-            assert report.ok, report.summary()
-            result = build(warehouse, target_path=tmp_path / "target")
-            assert result.success, result.failures
-            for truth_file, mart, key in CASES:
-                _assert_marts_equal_truth(world, warehouse, truth_file, mart, key)
+            _load_build_and_compare(config, world, warehouse, tmp_path)
 
 
 @pytest.mark.slow
@@ -125,7 +119,6 @@ def test_sparse_world_marts_equal_dense_ground_truth(tmp_path: Path):
     in every month of the range (contract §4 "Month range"), with the same zero rows as the ground truth."""
     from demo.emulators import running
     from demo.generator import generate
-    from extract.run import load_sources
 
     world = tmp_path / "sparse"
     generate(world, submissions=300, seed=42)
@@ -135,8 +128,14 @@ def test_sparse_world_marts_equal_dense_ground_truth(tmp_path: Path):
     assert idle, "the test needs district-months without activity"
     warehouse = tmp_path / "warehouse.duckdb"
     with running(world) as servers:
-        config = _config(world, servers, warehouse)
-        report = load_sources(config, warehouse_path=warehouse, pipelines_dir=tmp_path / "pipelines")
+        _load_build_and_compare(_config(world, servers, warehouse), world, warehouse, tmp_path)
+
+
+def _load_build_and_compare(config, world: Path, warehouse: Path, tmp_path: Path) -> None:
+    """Load every source, build the dbt project, and check each mart against the world's ground truth."""
+    from extract.run import load_sources
+
+    report = load_sources(config, warehouse_path=warehouse, pipelines_dir=tmp_path / "pipelines")
     assert report.ok, report.summary()
     result = build(warehouse, target_path=tmp_path / "target")
     assert result.success, result.failures
