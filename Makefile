@@ -1,7 +1,8 @@
 # Sangam — every install step lives here; a fresh machine needs only `make demo` and `make test`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := setup
-PY ?= python3
+# The pipeline runs on Python 3.11-3.13 (requirements.lock is resolved for all three); Superset 6.1 on 3.10-3.12.
+PY_RANGE := 3.11 3.14
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
@@ -17,7 +18,7 @@ setup: $(VENV)/.installed
 
 # Re-runs only when the lock or the project metadata change, so a second `make setup` is instant.
 $(VENV)/.installed: requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -x $(BIN)/python || { py=$$(bash mk/find_python.sh $(PY_RANGE) Sangam) && $$py -m venv $(VENV); }
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .

@@ -4,6 +4,7 @@ SUPERSET_VENV := .venv-superset
 SUPERSET_BIN := $(SUPERSET_VENV)/bin
 export SANGAM_SUPERSET_HOME ?= $(CURDIR)/bi_config/.superset_home
 SUPERSET_PORT ?= 8088
+SUPERSET_PY ?=
 
 # Instant when done: the venv re-installs only when the constraints change, and `bi_config setup` skips the
 # database set-up once it has completed (marker file in the git-ignored home).
@@ -11,7 +12,7 @@ superset-setup: $(SUPERSET_VENV)/.installed
 	$(BIN)/python -m bi_config setup
 
 $(SUPERSET_VENV)/.installed: bi_config/superset-constraints.txt | setup
-	test -x $(SUPERSET_BIN)/python || $(PY) -m venv $(SUPERSET_VENV)
+	@test -x $(SUPERSET_BIN)/python || { py=$$(PY=$(SUPERSET_PY) bash mk/find_python.sh 3.10 3.13 'Superset 6.1') && $$py -m venv $(SUPERSET_VENV); }
 	$(BIN)/uv pip install -q -p $(SUPERSET_BIN)/python -r bi_config/superset-constraints.txt
 	touch $@
 
