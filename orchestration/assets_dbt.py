@@ -14,7 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource, dbt_project, warehouse_env
-from sangam.config import SangamConfig
+from transform.dbt_vars import config_vars
 
 log = logging.getLogger("sangam.orchestration")
 DBT_GROUPS = {"staging", "intermediate", "marts"}
@@ -34,13 +34,6 @@ class SangamDbtTranslator(DagsterDbtTranslator):
         if len(fqn) > 1 and fqn[1] in DBT_GROUPS:
             return fqn[1]
         return super().get_group_name(dbt_resource_props)
-
-
-def dbt_vars(config: SangamConfig) -> dict:
-    """sources.yaml values the dbt project reads as vars (its dbt_project.yml holds the same defaults)."""
-    a = config.area
-    return {"area": {"name": a.name, "min_lat": a.min_lat, "max_lat": a.max_lat, "min_lon": a.min_lon,
-                     "max_lon": a.max_lon}}  # fmt: skip
 
 
 def parse_manifest(project=None):
@@ -104,7 +97,7 @@ def build_dbt_assets() -> tuple[dg.AssetsDefinition, dict[str, list[str]]]:
     def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, sangam: SangamConfigResource):
         config = sangam.load(require_secrets=False)
         with warehouse_env(config):
-            args = ["build", "--vars", json.dumps(dbt_vars(config))]
+            args = ["build", "--vars", json.dumps(config_vars(config))]
             yield from dbt.cli(args, context=context).stream()
 
     return _dbt, source_tables(project)

@@ -73,6 +73,9 @@ class KoboForm:
     uid: str
     table: str
     xlsform: Path | None = None  # the form's definition from this file instead of the server's
+    # question names of the form's state / district (the form layer's geography; below district never)
+    geography: dict[str, str] = field(default_factory=dict)
+    enumerator: str | None = None  # the question naming who collected it; else the server's submitter
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class OdkForm:
     xml_form_id: str
     table: str
     xlsform: Path | None = None  # the form's definition from this file instead of the server's
+    # question names of the form's state / district (the form layer's geography; below district never)
+    geography: dict[str, str] = field(default_factory=dict)
+    enumerator: str | None = None  # the question naming who collected it; else the server's submitter
 
 
 @dataclass(frozen=True)
@@ -385,10 +391,11 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
         for j, f in enumerate(_list(m.get("forms"), f"{key}.forms")):
             fk = f"{key}.forms[{j}]"
             fm = _mapping(f, fk)
-            _no_unknown(fm, f"{fk}.", {"uid", "table", "xlsform"})
+            _no_unknown(fm, f"{fk}.", {"uid", "table", "xlsform", *_FORM_LAYER_KEYS})
             uid = _str(fm.get("uid"), f"{fk}.uid")
             table = _table(fm.get("table"), f"{fk}.table")
-            forms.append(KoboForm(uid=uid, table=table, xlsform=_xlsform(fm, fk, home)))
+            layer = _form_layer(fm, fk)
+            forms.append(KoboForm(uid=uid, table=table, xlsform=_xlsform(fm, fk, home), **layer))
         _unique_tables([f.table for f in forms], f"{key}.forms")
         return KoboSource(
             name=name,
@@ -411,10 +418,11 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
         for j, f in enumerate(_list(m.get("forms"), f"{key}.forms")):
             fk = f"{key}.forms[{j}]"
             fm = _mapping(f, fk)
-            _no_unknown(fm, f"{fk}.", {"xml_form_id", "table", "xlsform"})
+            _no_unknown(fm, f"{fk}.", {"xml_form_id", "table", "xlsform", *_FORM_LAYER_KEYS})
             xml_id = _str(fm.get("xml_form_id"), f"{fk}.xml_form_id")
             table = _table(fm.get("table") or snake_case(xml_id), f"{fk}.table")
-            forms_o.append(OdkForm(xml_form_id=xml_id, table=table, xlsform=_xlsform(fm, fk, home)))
+            layer = _form_layer(fm, fk)
+            forms_o.append(OdkForm(xml_form_id=xml_id, table=table, xlsform=_xlsform(fm, fk, home), **layer))
         _unique_tables([f.table for f in forms_o], f"{key}.forms")
         return OdkSource(
             name=name,
@@ -560,6 +568,23 @@ def _unique_tables(tables: list[str], key: str) -> None:
         if t in seen:
             raise ConfigError(f"{key}: duplicate table name {t!r}")
         seen.add(t)
+
+
+_FORM_LAYER_KEYS = ("geography", "enumerator")
+GEOGRAPHY_LEVELS = ("state", "district")
+
+
+def _form_layer(form: dict, key: str) -> dict:
+    """A form's optional `geography: {state: q, district: q}` and `enumerator: q` (question names)."""
+    geo = form.get("geography") or {}
+    geo = _mapping(geo, f"{key}.geography")
+    _no_unknown(geo, f"{key}.geography.", set(GEOGRAPHY_LEVELS))
+    geography = {level: _str(q, f"{key}.geography.{level}") for level, q in geo.items()}
+    enumerator = form.get("enumerator")
+    return {
+        "geography": geography,
+        "enumerator": None if enumerator is None else _str(enumerator, f"{key}.enumerator"),
+    }
 
 
 def _xlsform(form: dict, key: str, home: Path) -> Path | None:

@@ -73,7 +73,9 @@ def sources_doc(
         if src["kind"] == "kobo":
             src["url"] = kobo_url
             if world_kobo.get("forms"):
-                src["forms"] = world_kobo["forms"]
+                # the world's asset uids, with the repo's per-form settings (geography, enumerator)
+                repo_forms = {f["table"]: f for f in src.get("forms", [])}
+                src["forms"] = [{**repo_forms.get(f["table"], {}), **f} for f in world_kobo["forms"]]
         elif src["kind"] == "odk":
             src["url"] = odk_url
         else:

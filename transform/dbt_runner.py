@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transform.dbt_vars import default_vars
+
 PROJECT_DIR = Path(__file__).resolve().parent
 PROFILES_DIR = PROJECT_DIR
 log = logging.getLogger("sangam.transform")
@@ -77,20 +79,6 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
-def _area_vars() -> dict:
-    """The plausible GPS area from sources.yaml, when the config is loadable (else the project default)."""
-    try:
-        from sangam.config import load_config
-
-        area = load_config().area
-    except Exception:  # no sources.yaml yet: dbt_project.yml's India default applies
-        return {}
-    fields = ("name", "min_lat", "max_lat", "min_lon", "max_lon")
-    get = area.get if isinstance(area, dict) else lambda k: getattr(area, k, None)
-    values = {k: get(k) for k in fields}
-    return {"area": values} if all(values[k] is not None for k in fields[1:]) else {}
-
-
 def run(
     args: Sequence[str],
     warehouse_path: Path | str | None = None,
@@ -107,7 +95,7 @@ def run(
     env: dict[str, str] = {}
     if warehouse_path is not None:
         env["SANGAM_WAREHOUSE"] = str(Path(warehouse_path).resolve())
-    merged_vars = {**_area_vars(), **(dbt_vars or {})}
+    merged_vars = {**default_vars(), **(dbt_vars or {})}
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR)]
     if target_path is not None:
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]

@@ -186,6 +186,32 @@ def build_warehouse(path: Path) -> None:
         indicator_code, 'Pregnant women registered' AS indicator_name,
         registered_pregnant_women::DOUBLE AS value
         FROM marts.mart_program_indicators_monthly""")
+    # the form layer (one form, one select question, one number)
+    con.execute("""CREATE TABLE marts.dim_form_questions AS SELECT 'kobo' AS source, 'child_health' AS form,
+        'child_health__child' AS table_name, 'sex' AS question, 'sex' AS question_name,
+        'select_one' AS question_type, 'sex' AS list_name, 'Sex' AS question_label,
+        '{"en": "Sex"}' AS question_labels""")
+    con.execute("""CREATE TABLE marts.dim_form_choices AS SELECT 'kobo' AS source, 'child_health' AS form,
+        'sex' AS list_name, c AS choice, upper(c) AS choice_label, '{}' AS choice_labels
+        FROM (VALUES ('male'), ('female')) v(c)""")
+    con.execute("""CREATE TABLE marts.dim_form_labels AS SELECT 'kobo' AS source, 'child_health' AS form,
+        'question' AS kind, 'sex' AS question, NULL AS list_name, NULL AS choice, 'en' AS language,
+        'Sex' AS label""")
+    con.execute("""CREATE TABLE marts.fct_form_submissions_daily AS SELECT 'kobo' AS source,
+        'child_health' AS form, date_day AS day, month_start AS month, 'v1' AS form_version,
+        'FW0001' AS enumerator, 'none' AS review_state, 'MH' AS state_code, 'MH_PUN' AS district_code,
+        3 AS submissions, 0 AS flagged_submissions FROM marts.dim_date""")
+    con.execute("""CREATE TABLE marts.fct_form_choices_monthly AS SELECT 'kobo' AS source,
+        'child_health' AS form, 'child_health__child' AS table_name, 'sex' AS question,
+        'Sex' AS question_label, 'select_one' AS question_type, 'sex' AS list_name, m AS month,
+        'MH' AS state_code,
+        'MH_PUN' AS district_code, 'male' AS choice, 'Male' AS choice_label, '{}' AS choice_labels,
+        false AS choice_unknown, 9 AS answers FROM (SELECT DISTINCT month_start AS m FROM marts.dim_date)""")
+    con.execute("""CREATE TABLE marts.fct_form_numbers_monthly AS SELECT 'kobo' AS source,
+        'child_health' AS form, 'child_health__child' AS table_name, 'weight_kg' AS question,
+        'Weight (kg)' AS question_label, 'decimal' AS question_type, m AS month, 'MH' AS state_code,
+        'MH_PUN' AS district_code, 9 AS answers, 1 AS missing, 3.1 AS min_value, 14.2 AS max_value,
+        9.5 AS mean_value, 9.1 AS median_value FROM (SELECT DISTINCT month_start AS m FROM marts.dim_date)""")
     # dbt's personal dimension: must never be served (it is not in serving_tables.yaml).
     con.execute("""CREATE TABLE marts.dim_field_worker AS SELECT DISTINCT worker_id,
         'Asha Kumari' AS worker_name

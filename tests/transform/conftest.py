@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from tests.transform import raw_fixture
+from tests.transform.demo_load import demo_config, load_and_build
 from transform.dbt_runner import build
 
 # WHO 2006 z-score reference points for the z-score test: (child_id, sex, age_days, weight_kg, height_cm,
@@ -69,3 +70,11 @@ def query(fixture_warehouse: Path):
 
     yield run
     con.close()
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_world: Path, emulators, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 1000-submission demo world extracted from the emulators and built by dbt (read-only for tests)."""
+    work = tmp_path_factory.mktemp("transform_demo")
+    warehouse = work / "warehouse.duckdb"
+    return load_and_build(demo_config(demo_world, emulators, warehouse), warehouse, work)

@@ -9,39 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import REPO, sources_doc
-from transform.dbt_runner import build
+from tests.transform.demo_load import demo_config, load_and_build
 
 CASES = [
     ("program_indicators_monthly.csv", "mart_program_indicators_monthly", ["district_code", "month"]),
     ("scheme_applications_monthly.csv", "mart_scheme_applications", ["scheme", "district_code", "month"]),
 ]
-
-
-def _config(demo_world: Path, emulators, warehouse: Path, reconcile_every_hours: float | None = None):
-    from sangam.config import parse_config
-
-    urls = (emulators.kobo_url, emulators.odk_url)
-    doc = sources_doc(*urls, demo_world / "sheets", warehouse, world=demo_world)
-    if reconcile_every_hours is not None:
-        for src in doc["sources"]:
-            if src["kind"] == "kobo":
-                src["reconcile_deletes_every_hours"] = reconcile_every_hours
-    return parse_config(doc, home=REPO)
-
-
-@pytest.fixture(scope="module")
-def demo_warehouse(demo_world: Path, emulators, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from extract.run import load_sources
-
-    work = tmp_path_factory.mktemp("transform_demo")
-    warehouse = work / "warehouse.duckdb"
-    config = _config(demo_world, emulators, warehouse)
-    report = load_sources(config, warehouse_path=warehouse, pipelines_dir=work / "pipelines")
-    assert report.ok, report.summary()
-    result = build(warehouse, target_path=work / "target")
-    assert result.success, result.failures
-    return warehouse
 
 
 def _assert_marts_equal_truth(
@@ -104,7 +77,7 @@ def test_marts_follow_the_world_a_day_later(demo_world: Path, tmp_path: Path):
     with running(world) as servers:
         # KoBo deletes are hard and edits keep _submission_time: only the extractor's reconciliation pass
         # sees them, which by default runs once a day; the day passes instantly here
-        config = _config(world, servers, warehouse, reconcile_every_hours=0)
+        config = demo_config(world, servers, warehouse, reconcile_every_hours=0)
         for day in (0, 1):
             if day:
                 evolve(world, seed=4242)
@@ -128,16 +101,11 @@ def test_sparse_world_marts_equal_dense_ground_truth(tmp_path: Path):
     assert idle, "the test needs district-months without activity"
     warehouse = tmp_path / "warehouse.duckdb"
     with running(world) as servers:
-        _load_build_and_compare(_config(world, servers, warehouse), world, warehouse, tmp_path)
+        _load_build_and_compare(demo_config(world, servers, warehouse), world, warehouse, tmp_path)
 
 
 def _load_build_and_compare(config, world: Path, warehouse: Path, tmp_path: Path) -> None:
     """Load every source, build the dbt project, and check each mart against the world's ground truth."""
-    from extract.run import load_sources
-
-    report = load_sources(config, warehouse_path=warehouse, pipelines_dir=tmp_path / "pipelines")
-    assert report.ok, report.summary()
-    result = build(warehouse, target_path=tmp_path / "target")
-    assert result.success, result.failures
+    load_and_build(config, warehouse, tmp_path)
     for truth_file, mart, key in CASES:
         _assert_marts_equal_truth(world, warehouse, truth_file, mart, key)
