@@ -65,7 +65,7 @@ def build_publish_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDef
             context.log.info("no checks recorded for this run: publish runs the marts checks itself")
         # Raises BlockingCheckFailed (naming each check) and leaves serving.duckdb untouched.
         result = publish(config, reports or None)
-        summary = summarize_run(context.instance, context.run_id)
+        summary = summarize_run(context.instance, context.run_id, config)
         return dg.MaterializeResult(
             metadata={
                 "tables": dg.MetadataValue.json(result.tables),

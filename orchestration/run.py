@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     with instance:
         release_stale_slots(instance)
         result = job.execute_in_process(instance=instance, raise_on_error=False)
-        summary = summarize_run(instance, result.run_id)
+        summary = summarize_run(instance, result.run_id, config)
     print()
     print(summary.text())
     return 0 if result.success and summary.published else 1

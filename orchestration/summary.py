@@ -31,6 +31,7 @@ class RunSummary:
     published: bool = False
     published_tables: dict[str, int] = field(default_factory=dict)
     superset: str = ""
+    programs_off: dict[str, str] = field(default_factory=dict)  # program → why its marts are not built
 
     @property
     def checks_passed(self) -> int:
@@ -61,6 +62,8 @@ class RunSummary:
             lines.append("Published: NO (serving.duckdb left as it was)")
         if self.superset:
             lines.append(f"Superset: {self.superset}")
+        for program, reason in sorted(self.programs_off.items()):
+            lines.append(f"Program marts off: {program} ({reason})")
         return "\n".join(lines)
 
     def as_metadata(self) -> dict[str, dg.MetadataValue]:
@@ -70,6 +73,7 @@ class RunSummary:
             "models_built": dg.MetadataValue.int(len(self.models_built)),
             "checks_passed": dg.MetadataValue.int(self.checks_passed),
             "checks_failed": dg.MetadataValue.int(len(self.checks_failed)),
+            "programs_off": dg.MetadataValue.json(self.programs_off),
         }
 
 
@@ -77,8 +81,13 @@ def _value(v):
     return getattr(v, "value", v)
 
 
-def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
+def summarize_run(instance: dg.DagsterInstance, run_id: str, config=None) -> RunSummary:
+    """The run's summary from its event log; with the SangamConfig, also the program marts it turns off."""
     summary = RunSummary(run_id=run_id)
+    if config is not None:
+        from transform.programs import program_status
+
+        summary.programs_off = {s.program.name: s.reason for s in program_status(config) if not s.on}
     run = instance.get_run_by_id(run_id)
     if run is not None:
         summary.status = run.status.value

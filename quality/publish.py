@@ -64,6 +64,9 @@ def _copy(con: duckdb.DuckDBPyConnection, settings: QualitySettings, personal: s
     rows: dict[str, int] = {}
     for entry in serving_tables():
         name, source = entry["name"], entry["from"]
+        if entry.get("program") in settings.programs_off:
+            log.info("serving table %s not published: program %s is off", name, entry["program"])
+            continue
         schema, table = source.split(".", 1)
         columns = [
             c

@@ -32,6 +32,8 @@ class QualitySettings:
     serving_path: Path
     area: Area
     personal_fields: tuple[str, ...]
+    # transform/programs.yaml programs the configured sources cannot feed: their serving tables are skipped
+    programs_off: tuple[str, ...] = ()
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -64,6 +66,11 @@ def load_settings(config: Any = None) -> QualitySettings:
             Path(config.warehouse_path), Path(config.serving_path), base.area, base.personal_fields
         )
     warehouse = _get(config, "warehouse")
+    off: tuple[str, ...] = ()
+    if hasattr(config, "sources") and not isinstance(config, Mapping):  # a parsed SangamConfig
+        from transform.programs import programs_off
+
+        off = tuple(programs_off(config))
     area = _get(config, "area") or DEFAULT_AREA
     personal = _get(config, "personal_fields") or DEFAULT_PERSONAL_FIELDS
     return QualitySettings(
@@ -74,4 +81,5 @@ def load_settings(config: Any = None) -> QualitySettings:
             **{k: float(_get(area, k)) for k in ("min_lat", "max_lat", "min_lon", "max_lon")},
         ),
         personal_fields=tuple(str(f) for f in personal),
+        programs_off=off,
     )

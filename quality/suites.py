@@ -464,6 +464,8 @@ def _mart_checks(con, plan: Plan, spec: dict) -> None:
             )
         )
 
+    _program_mart_checks(con, plan, spec, tables)
+
     previous = previous_row_counts(con)
     tol = marts["row_count_tolerance_pct"]
     for entry in serving_tables():
@@ -502,5 +504,41 @@ def _mart_checks(con, plan: Plan, spec: dict) -> None:
                 "ExpectColumnValuesToBeBetween",
                 {"column": "change_pct", "max_value": float(tol["growth"])},
                 describe=describe,
+            )
+        )
+
+
+def _program_mart_checks(con, plan: Plan, spec: dict, tables: dict[str, Table]) -> None:
+    """An empty build is not a success: a built program mart with no rows while the form tables it is made
+    from hold live rows fails (a form renamed, a filter that matches nothing, a source pointed elsewhere)."""
+    from transform.programs import load_programs
+
+    raw = {f"{t.schema.removeprefix('raw_')}.{t.name}": t for t in list_tables(con, "raw\\_%")}
+    programs = {p.name: p for p in load_programs()}
+    for entry in serving_tables():
+        program = programs.get(entry.get("program", ""))
+        src_schema, src_name = entry["from"].split(".", 1)
+        t = tables.get(src_name)
+        if program is None or t is None or src_schema != t.schema:
+            continue
+        inputs = [raw[k] for k in program.needs if k in raw]
+        live = {i.ref: " WHERE deleted_at IS NULL" if "deleted_at" in i.columns else "" for i in inputs}
+        counts = [f"(SELECT count(*) FROM {ref}{where})" for ref, where in live.items()]
+        input_rows = " + ".join(counts) if counts else "0"
+        frame = f"program_mart:{t.label}"
+        plan.frames[frame] = (
+            f"SELECT rows, input_rows, CASE WHEN rows > 0 OR input_rows = 0 THEN 1 ELSE 0 END AS ok FROM "
+            f"(SELECT (SELECT count(*) FROM {t.ref}) AS rows, {input_rows} AS input_rows)"
+        )
+        plan.checks.append(
+            Check(
+                "program_mart_not_empty",
+                "program_mart_not_empty",
+                t.label,
+                _severity(spec, "program_mart_not_empty"),
+                frame,
+                "ExpectColumnValuesToBeBetween",
+                {"column": "ok", "min_value": 1},
+                describe="{rows} rows built from {input_rows} live input rows (program " + program.name + ")",
             )
         )

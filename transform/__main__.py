@@ -1,4 +1,4 @@
-"""`python -m transform build|parse|staging|export`: the transform step from the command line."""
+"""`python -m transform build|parse|staging|export|programs`: the transform step from the command line."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _exports_dir() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m transform", description=__doc__)
-    parser.add_argument("command", choices=["build", "parse", "staging", "export"])
+    parser.add_argument("command", choices=["build", "parse", "staging", "export", "programs"])
     parser.add_argument(
         "--warehouse", type=Path, default=None, help="DuckDB file (default: the configured one)"
     )
@@ -34,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warehouse = args.warehouse or default_warehouse()
+    if args.command == "programs":
+        from sangam.config import load_config
+        from transform.programs import program_status
+
+        for status in program_status(load_config(require_secrets=False)):
+            print(status.describe())
+        return 0
     if args.command == "parse":
         return 0 if parse().success else 1
     if args.command == "staging":

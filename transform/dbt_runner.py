@@ -99,7 +99,7 @@ def run(
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR)]
     if target_path is not None:
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
-    if merged_vars and args and args[0] not in ("parse", "deps", "clean"):
+    if merged_vars and args and args[0] not in ("deps", "clean"):
         command += ["--vars", json.dumps(merged_vars)]
     with env_overrides(env):
         try:

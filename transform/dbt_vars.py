@@ -13,7 +13,9 @@ def config_vars(config: SangamConfig) -> dict[str, Any]:
     a = config.area
     area = {"name": a.name, "min_lat": a.min_lat, "max_lat": a.max_lat}
     area |= {"min_lon": a.min_lon, "max_lon": a.max_lon}
-    return {"area": area, "form_layer": form_layer_settings(config)}
+    from transform.programs import programs_off
+
+    return {"area": area, "form_layer": form_layer_settings(config), "programs_off": programs_off(config)}
 
 
 def form_layer_settings(config: SangamConfig) -> dict[str, dict[str, Any]]:

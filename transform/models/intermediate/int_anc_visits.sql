@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- ANC visits, one per woman and visit date (the earliest submission wins).
 with visits as (
     select * from {{ ref('stg_odk__anc_visit') }}

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Children seen on household visits: one row per child and visit date (the earliest submission wins),
 -- with the visit's date, place and worker, and the child's age at the visit.
 with rows as (

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Deliveries, one per woman (the earliest submission wins), with her ANC visit dates up to the delivery.
 with deliveries as (
     select * from {{ ref('stg_odk__delivery') }}

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Child-health household visits, one per household and visit date (the earliest submission wins: a
 -- resubmitted visit counts once in home_visits), placed by the selected village.
 {%- set present = relation_columns(ref('stg_kobo__child_health')) %}

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Pregnancy registrations, one per woman (the earliest submission wins), placed by the selected village.
 with registrations as (
     select * from {{ ref('stg_kobo__pregnancy_registration') }}

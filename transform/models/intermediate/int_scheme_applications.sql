@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('welfare')) }}
 -- Welfare scheme applications, one per application_id (the earliest submission wins).
 with applications as (
     select * from {{ ref('stg_odk__scheme_application') }}

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('field_workers')) }}
 -- Every form submission with the worker, the event date and the data-quality flags raised on it:
 -- late (submitted more than var('late_after_days') after the event), GPS outside the programme area,
 -- values out of their plausible range, and flags written by the quality step to dq.submission_flags

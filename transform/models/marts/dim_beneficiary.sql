@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Women and children the programme serves, without personal data: their ids are replaced by salted
 -- hashes (macro salted_hash: env SANGAM_HASH_SALT), stable across runs while the salt is unchanged.
 with women as (

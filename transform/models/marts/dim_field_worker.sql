@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('field_workers')) }}
 -- Field workers: the roster sheet joined with who actually submits. A worker who submits but is not on
 -- the roster still appears (placed by the villages of their submissions); is_active = submitted within
 -- var('active_within_days') of the as-of date (var('as_of_date'), else the latest submission's date).

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Antenatal care visits, one per woman and visit date.
 select
     submission_id,

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Child growth by the WHO 2006 Child Growth Standards: one row per measured child visit (child under 60
 -- months with a weight or a length/height). Age in days; length tables below 24 months, height tables from
 -- 24 months; lengths/heights rounded to 0.1 cm for the lookup. WAZ and WHZ/WLZ use WHO's restricted

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Deliveries, one per woman: place, ANC visits before delivery, babies.
 select
     submission_id,

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Vaccination status from the child's card at each visit: one row per child and visit date.
 -- Fully immunized (12–23 months): BCG, OPV 1–3, Pentavalent 1–3 and Measles-Rubella 1.
 {%- set antigens = ['bcg', 'opv1', 'opv2', 'opv3', 'penta1', 'penta2', 'penta3', 'mr1'] %}

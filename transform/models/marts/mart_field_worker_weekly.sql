@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('field_workers')) }}
 -- Each field worker's own numbers per week (Monday start, by event date): submissions, home visits
 -- (ANC + child-health visits), late submissions and data-quality flags.
 -- dq_flags = flags raised on the week's submissions (late, GPS outside the area, out-of-range values,

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Programme indicators for funders at district and state level, without small cells: a count under
 -- var('suppress_below') (5) is null, and so is every percentage or ratio derived from a suppressed count;
 -- suppressed = true on a row where anything was suppressed. State rows add up the district counts and

@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Monthly indicators for public health systems (HMIS-style), one row per district, month and indicator.
 -- transform.exports.write_hmis_csv writes warehouse/exports/hmis_<YYYY-MM>.csv from it.
 {%- set indicators = [

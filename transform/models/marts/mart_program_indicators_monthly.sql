@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('mch')) }}
 -- Health programme indicators by district and month (docs/contracts.md §4 "Indicator rules").
 -- A record's district and month are those of its event date and its selected village.
 -- Dense (contract §4 "Month range"): every dim_geography district in every month from the first to the last

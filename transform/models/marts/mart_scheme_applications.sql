@@ -1,3 +1,4 @@
+{{ config(enabled=program_enabled('welfare')) }}
 -- Welfare scheme applications by scheme, district and month applied (one per application_id, earliest
 -- submission wins). Approved = approved or benefit received; median days from application to benefit.
 with applications as (
