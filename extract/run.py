@@ -45,16 +45,18 @@ MAX_RUNS = 10_000
 class SourceResult:
     source: str
     kind: str
-    status: str  # ok | failed
+    status: str  # ok | warning (loaded, but something needs a person: a quarantined file, …) | failed
     rows: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     runs: int = 0
     error: str | None = None
     run_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """Loaded (with or without warnings)."""
+        return self.status in ("ok", "warning")
 
 
 @dataclass
@@ -83,13 +85,19 @@ class LoadReport:
     def summary(self) -> str:
         lines = [f"Sangam extract → {self.warehouse_path}"]
         for r in self.results:
-            head = f"  {r.source:<12} {r.kind:<12} {r.status.upper():<6} {r.duration_s:8.1f}s"
+            status = "WARN" if r.status == "warning" else r.status.upper()
+            head = f"  {r.source:<12} {r.kind:<12} {status:<6} {r.duration_s:8.1f}s"
             if r.ok:
                 tables = ", ".join(f"{t}={n}" for t, n in r.rows.items()) or "nothing new"
                 lines.append(f"{head}  {tables}")
             else:
                 lines.append(f"{head}  {r.error}")
-        lines.append("All sources loaded." if self.ok else f"{len(self.failed)} source(s) failed.")
+            lines.extend(f"      ! {w}" for w in r.warnings)
+        warned = sum(r.status == "warning" for r in self.results)
+        if not self.ok:
+            lines.append(f"{len(self.failed)} source(s) failed.")
+        else:
+            lines.append(f"All sources loaded, {warned} with warnings." if warned else "All sources loaded.")
         return "\n".join(lines)
 
 
@@ -163,6 +171,7 @@ def build_source(source_cfg: Source, config: SangamConfig | None = None, *, max_
                     "required_columns": list(f.required_columns),
                     "column_map": dict(f.column_map),
                     "sheet": f.sheet,
+                    "date_order": f.date_order,
                 }
                 for f in source_cfg.files
             ],
@@ -273,11 +282,25 @@ def run_source(
         result.error = scrub(_describe(exc), secrets)
         log.error("%s: failed: %s", source_cfg.name, result.error)
         _record_failure(warehouse_path, source_cfg, started_at, result)
+    if isinstance(source_cfg, SpreadsheetSource):
+        _sheet_warnings(warehouse_path, source_cfg, result)
     result.duration_s = round(time.perf_counter() - started, 3)
     for table in list(result.rows):
         if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
             result.rows.pop(table)
     return result
+
+
+def _sheet_warnings(warehouse_path: Path, source_cfg: SpreadsheetSource, result: SourceResult) -> None:
+    """What a person must look at in the source's files now (extract.sheet_status), as warnings."""
+    from extract.sheet_status import read_current_issues
+
+    result.warnings = [str(i) for i in read_current_issues(warehouse_path, source_cfg.dataset)]
+    if result.warnings:
+        for w in result.warnings:
+            log.warning("%s: %s", source_cfg.name, w)
+        if result.status == "ok":
+            result.status = "warning"
 
 
 def _failed_forms(pipeline: dlt.Pipeline, run_id: str) -> list[str]:

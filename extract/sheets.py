@@ -1,10 +1,12 @@
 """Spreadsheet folders (CSV and XLSX) as a dlt source: one resource per configured file pattern.
 
 Real spreadsheets are messy: title rows above the header (detected, or set with header_row), merged cells
-(their value fills the whole range), Excel date serials, trailing blank rows and headers renamed between
-months (column_map). Only new or changed files are read (content hash in dlt state); a changed file
-replaces its own rows. A file that cannot be read or lacks required columns is recorded in
-`_sangam_quarantine` with the reason, and the other files still load.
+(their value fills the whole range), headers in Hindi or renamed between months (sheet_headers, column_map),
+Excel date serials and day-first text dates (sheet_dates), trailing blank rows. Only new or changed files are
+read (content hash in dlt state); a changed file replaces its own rows. A file that cannot be read or lacks
+required columns is recorded in `_sangam_quarantine` with the reason, and the other files still load; values
+that are not dates and renamed headers are recorded in `_sangam_sheet_notes` (sheet_status says what is
+current).
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ import io
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import dlt
 import pyarrow as pa
 
+from extract.sheet_dates import date_column
+from extract.sheet_headers import BadFile, column_names, find_header
+from extract.sheet_headers import is_blank as _is_blank
+from extract.sheet_status import FILE_REMOVED, NOTES_SCHEMA, NOTES_TABLE, UNPARSED_DATE, row_list
 from extract.tables import (
     QUARANTINE_TABLE,
     append_table,
@@ -30,25 +37,15 @@ from extract.tables import (
     not_null,
     utcnow,
 )
-from sangam.naming import snake_case
+
+__all__ = ["BadFile", "ParsedFile", "find_header", "parse_file", "read_rows", "spreadsheet_source"]
 
 log = logging.getLogger("sangam.extract")
 
-EXCEL_EPOCH = date(1899, 12, 30)
-SERIAL_RANGE = (20_000, 80_000)  # 1954 … 2119: a number here in a date-named column is an Excel serial
-HEADER_SCAN_ROWS = 30
 QUARANTINE_SCHEMA = pa.schema(
     [("file", pa.string()), ("reason", pa.string()), ("row", pa.int64()), ("detected_at", pa.timestamp("us")),
      ("content_hash", pa.string()), ("table_name", pa.string())]
 )  # fmt: skip
-
-
-class BadFile(Exception):
-    """A file that cannot be loaded; the message is the quarantine reason."""
-
-
-def _is_blank(v: object) -> bool:
-    return v is None or (isinstance(v, str) and not v.strip())
 
 
 def read_rows(path: Path, sheet: str | None = None) -> list[list]:
@@ -97,74 +94,31 @@ def read_rows(path: Path, sheet: str | None = None) -> list[list]:
     raise BadFile(f"unsupported file type {suffix or '(none)'}")
 
 
-def _names(header: list, column_map: dict[str, str]) -> list[str | None]:
-    mapped = {snake_case(k): v for k, v in column_map.items()}
-    names: list[str | None] = []
-    seen: dict[str, int] = {}
-    for i, cell in enumerate(header):
-        if _is_blank(cell):
-            names.append(None)
-            continue
-        text = str(cell).strip()
-        name = column_map.get(text) or mapped.get(snake_case(text)) or snake_case(text)
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        else:
-            seen[name] = 1
-        names.append(name)
-        del i
-    return names
-
-
-def find_header(rows: list[list], required: Sequence[str], column_map: dict[str, str]) -> int:
-    """0-based index of the header row: the first row naming every required column, else the first row
-    with the most distinct text cells (title rows, even merged across the sheet, have one)."""
-    scan = rows[:HEADER_SCAN_ROWS]
-    if required:
-        for i, row in enumerate(scan):
-            if set(required) <= set(filter(None, _names(row, column_map))):
-                return i
-    best, best_i = 0, None
-    for i, row in enumerate(scan):
-        texts = {str(v).strip() for v in row if isinstance(v, str) and v.strip()}
-        if len(texts) > best:
-            best, best_i = len(texts), i
-    if best_i is None or best < 2:
-        raise BadFile("no header row found in the first 30 rows")
-    return best_i
-
-
-def _column(values: list, name: str) -> pa.Array:
-    """Infer one column's type: integers, numbers, dates (incl. Excel serials in date-named columns),
-    timestamps, booleans; anything mixed stays text."""
+def _column(values: list, rows: list[int], name: str, date_order: str) -> tuple[pa.Array, list[int]]:
+    """Infer one column's type: integers, numbers, dates (Excel date cells, Excel serials in date-named
+    columns, text dates in `date_order`), timestamps, booleans; anything mixed stays text. Returns the
+    column and the sheet rows of the values a DATE column could not read (they are null in it)."""
     present = [v for v in values if not _is_blank(v)]
     if not present:
-        return pa.array([None] * len(values), pa.string())
+        return pa.array([None] * len(values), pa.string()), []
     if all(isinstance(v, bool) for v in present):
-        return pa.array([None if _is_blank(v) else v for v in values], pa.bool_())
+        return pa.array([None if _is_blank(v) else v for v in values], pa.bool_()), []
     if all(isinstance(v, datetime | date) for v in present):
         if all(not isinstance(v, datetime) or v.time() == datetime.min.time() for v in present):
-            return pa.array([None if _is_blank(v) else _as_date(v) for v in values], pa.date32())
-        return pa.array([None if _is_blank(v) else v for v in values], pa.timestamp("us"))
+            return pa.array([None if _is_blank(v) else _as_date(v) for v in values], pa.date32()), []
+        return pa.array([None if _is_blank(v) else v for v in values], pa.timestamp("us")), []
+    dates = date_column(values, rows, name, date_order, text_named=_text_named(name))
+    if dates is not None:
+        return pa.array(dates.values, pa.date32()), dates.unparsed_rows
     nums = [_number(v) for v in present]
     if all(n is not None for n in nums) and not _text_named(name):
-        if _date_named(name) and all(SERIAL_RANGE[0] <= n <= SERIAL_RANGE[1] and n == int(n) for n in nums):
-            return pa.array(
-                [None if _is_blank(v) else EXCEL_EPOCH + timedelta(days=int(_number(v))) for v in values],
-                pa.date32(),
-            )
         if all(
             n == int(n) and abs(n) < 2**62 and not _has_fraction(v)
             for n, v in zip(nums, present, strict=True)
         ):
-            return pa.array([None if _is_blank(v) else int(_number(v)) for v in values], pa.int64())
-        return pa.array([None if _is_blank(v) else float(_number(v)) for v in values], pa.float64())
-    if all(isinstance(v, str) for v in present):
-        parsed = [_iso_date(v) for v in present]
-        if all(p is not None for p in parsed):
-            return pa.array([None if _is_blank(v) else _iso_date(v) for v in values], pa.date32())
-    return pa.array([None if _is_blank(v) else _text(v) for v in values], pa.string())
+            return pa.array([None if _is_blank(v) else int(_number(v)) for v in values], pa.int64()), []
+        return pa.array([None if _is_blank(v) else float(_number(v)) for v in values], pa.float64()), []
+    return pa.array([None if _is_blank(v) else _text(v) for v in values], pa.string()), []
 
 
 def _as_date(v: date | datetime) -> date:
@@ -191,16 +145,6 @@ def _has_fraction(v: object) -> bool:
     return isinstance(v, float) or (isinstance(v, str) and "." in v)
 
 
-def _iso_date(v: str) -> date | None:
-    s = v.strip()
-    if len(s) != 10:
-        return None
-    try:
-        return date.fromisoformat(s)
-    except ValueError:
-        return None
-
-
 def _text(v: object) -> str:
     if isinstance(v, float) and v == int(v):
         return str(int(v))
@@ -215,13 +159,15 @@ def _text_named(name: str) -> bool:
     return bool(parts & {"id", "phone", "mobile", "aadhaar", "code", "pin", "pincode", "msisdn", "uid"})
 
 
-def _date_named(name: str) -> bool:
-    parts = name.split("_")
-    return "date" in parts or "dob" in parts or name.endswith(("_start", "_on", "_at")) or "date" in name
+class ParsedFile(NamedTuple):
+    table: pa.Table
+    issues: list[dict]  # rows left out: {row, reason} (row-level quarantine)
+    notes: list[dict]  # {kind, column_name, count?, rows?, detail?}: what was loaded, but not as typed
 
 
-def parse_file(path: Path, rel: str, spec: dict, loaded_at: datetime) -> tuple[pa.Table, list[dict]]:
-    """One file → (table, row-level quarantine records). Raises BadFile for file-level problems."""
+def parse_file(path: Path, rel: str, spec: dict, loaded_at: datetime) -> ParsedFile:
+    """One file → its table, row-level quarantine records and notes. Raises BadFile for a file-level
+    problem."""
     rows = read_rows(path, spec.get("sheet"))
     if not any(not all(_is_blank(v) for v in r) for r in rows):
         raise BadFile("empty file")
@@ -231,7 +177,7 @@ def parse_file(path: Path, rel: str, spec: dict, loaded_at: datetime) -> tuple[p
     h = header_row - 1 if header_row else find_header(rows, required, column_map)
     if h >= len(rows):
         raise BadFile(f"header_row {header_row} is past the end of the file ({len(rows)} rows)")
-    names = _names(rows[h], column_map)
+    names, notes = column_names(rows[h], column_map)
     missing = [c for c in required if c not in names]
     if missing:
         found = ", ".join(n for n in names if n) or "none"
@@ -249,17 +195,24 @@ def parse_file(path: Path, rel: str, spec: dict, loaded_at: datetime) -> tuple[p
             issues.append({"row": line, "reason": f"required column(s) empty: {', '.join(empty)}"})
             continue
         data.append((line, r))
+    lines = [line for line, _ in data]
     cols: dict[str, pa.Array] = {}
+    order = spec.get("date_order") or "dmy"
     for name, i in idx.items():
         values = [r[i] if i < len(r) else None for _, r in data]
-        if name not in required and all(_is_blank(v) for v in values) and not values:
-            continue
-        cols[name] = _column(values, name)
+        if not values and name not in required:
+            continue  # no rows to type it by: a later file's rows will
+        cols[name], unparsed = _column(values, lines, name, order)
+        if unparsed:
+            notes.append({"kind": UNPARSED_DATE, "column_name": name, "count": len(unparsed),
+                          "rows": row_list(unparsed)})  # fmt: skip
+            log.warning("%s: %s: %d values not read as dates (date_order %s; rows %s)", rel, name,
+                        len(unparsed), order, row_list(unparsed))  # fmt: skip
     n = len(data)
     cols["_source_file"] = pa.array([rel] * n, pa.string())
-    cols["_source_row"] = pa.array([line for line, _ in data], pa.int64())
+    cols["_source_row"] = pa.array(lines, pa.int64())
     cols["_loaded_at"] = pa.array([loaded_at] * n, pa.timestamp("us"))
-    return pa.Table.from_pydict(cols), issues
+    return ParsedFile(pa.Table.from_pydict(cols), issues, notes)
 
 
 def _hash(path: Path) -> str:
@@ -279,7 +232,7 @@ def spreadsheet_source(
     force: bool = False,
 ):
     """Spreadsheet files under `path` (`files`: [{pattern, table, header_row, required_columns, column_map,
-    sheet}]) → one resource per table; `force` re-reads unchanged files."""
+    sheet, date_order}]) → one resource per table; `force` re-reads unchanged files."""
     run_id = run_id or new_run_id(source_name)
     for spec in files:
         yield dlt.resource(_sheet_rows, name=spec["table"], max_table_nesting=0)(
@@ -301,6 +254,12 @@ def _sheet_rows(folder: str, spec: dict, source_name: str, run_id: str | None, f
     rows_loaded = 0
     files_read = 0
     quarantine: list[dict] = []
+    notes: list[dict] = []
+    present = {p.relative_to(base).as_posix() for p in matches}
+    for rel in sorted(set(hashes) - present):
+        # gone from the folder: whatever the file's last load said about it no longer stands
+        notes.append({"file": rel, "table_name": table, "kind": FILE_REMOVED, "detected_at": utcnow(),
+                      "content_hash": hashes.pop(rel), "detail": "no longer in the folder"})  # fmt: skip
     for p in matches:
         rel = p.relative_to(base).as_posix()
         digest = _hash(p)
@@ -309,7 +268,7 @@ def _sheet_rows(folder: str, spec: dict, source_name: str, run_id: str | None, f
         files_read += 1
         now = utcnow()
         try:
-            tbl, issues = parse_file(p, rel, spec, now)
+            tbl, issues, file_notes = parse_file(p, rel, spec, now)
         except BadFile as exc:
             log.warning("%s/%s: %s quarantined: %s", source_name, table, rel, exc)
             quarantine.append(_quarantined(rel, str(exc), None, now, digest, table))
@@ -317,6 +276,11 @@ def _sheet_rows(folder: str, spec: dict, source_name: str, run_id: str | None, f
             continue
         for issue in issues:
             quarantine.append(_quarantined(rel, issue["reason"], issue["row"], now, digest, table))
+        for note in file_notes:
+            # detected_at = the rows' _loaded_at: the notes stand until the file is loaded again
+            notes.append(
+                {**note, "file": rel, "table_name": table, "detected_at": now, "content_hash": digest}
+            )
         tbl = not_null(tbl, "_source_file")
         rows_loaded += tbl.num_rows
         # a changed file replaces exactly its own earlier rows
@@ -334,6 +298,8 @@ def _sheet_rows(folder: str, spec: dict, source_name: str, run_id: str | None, f
         log.info("%s/%s: %s: %d rows", source_name, table, rel, tbl.num_rows)
     if quarantine:
         yield append_table(pa.Table.from_pylist(quarantine, schema=QUARANTINE_SCHEMA), QUARANTINE_TABLE)
+    if notes:
+        yield append_table(pa.Table.from_pylist(notes, schema=NOTES_SCHEMA), NOTES_TABLE)
     duration = round(time.perf_counter() - t0, 3)
     yield loads_rows(
         [

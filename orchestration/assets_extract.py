@@ -136,8 +136,10 @@ def build_source_assets(
             if not bounded or not _has_resume_point(pipeline):
                 break
             context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
+        issues = sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else {}
         for key, metas in by_key.items():
             metadata = _merge(metas)
+            metadata.update(issues.get(key.path[-1], {}))
             tables = sorted(rows.get(key, {}) | {key.path[-1]: 0})
             stored = _stored_rows(pipeline, tables)
             metadata["rows_by_table"] = dg.MetadataValue.json(rows.get(key, {}))
@@ -157,6 +159,31 @@ def build_source_assets(
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
     return _extract
+
+
+def sheet_issue_metadata(config: SangamConfig, source: Source) -> dict[str, dict[str, dg.MetadataValue]]:
+    """Per sheet table: what is wrong with its files now (extract.sheet_status), for its asset's metadata.
+    `warnings` is what the run summary prints; the quality step's sheet checks fail on the same issues."""
+    from extract.sheet_status import QUARANTINED_FILE, UNPARSED_DATE, read_current_issues
+
+    out: dict[str, dict[str, dg.MetadataValue]] = {}
+    by_table: dict[str, list] = {}
+    for issue in read_current_issues(config.warehouse.path, source.dataset):
+        by_table.setdefault(issue.table, []).append(issue)
+    for table in [f.table for f in source.files]:
+        found = by_table.get(table, []) + by_table.get("*", [])
+        unparsed: dict[str, int] = {}
+        for i in found:
+            if i.kind == UNPARSED_DATE and i.column:
+                unparsed[i.column] = unparsed.get(i.column, 0) + i.count
+        out[table] = {
+            "warnings": dg.MetadataValue.json([i.message for i in found]),
+            "quarantined_files": dg.MetadataValue.json(
+                sorted({i.file for i in found if i.kind == QUARANTINED_FILE})
+            ),
+            "unparsed_dates": dg.MetadataValue.json(unparsed),
+        }
+    return out
 
 
 def _has_resume_point(pipeline) -> bool:

@@ -25,6 +25,7 @@ class RunSummary:
     run_id: str
     status: str = ""
     rows_loaded: dict[str, dict[str, int]] = field(default_factory=dict)  # source asset → table → rows
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # source asset → what a person must fix
     models_built: list[str] = field(default_factory=list)
     checks: list[CheckLine] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
@@ -48,7 +49,11 @@ class RunSummary:
             lines.append("  (none)")
         for asset, tables in sorted(self.rows_loaded.items()):
             detail = ", ".join(f"{t}={n}" for t, n in sorted(tables.items())) or "nothing new"
-            lines.append(f"  {asset:<36} {detail}")
+            lines.append(f"  {asset:<36} {detail}" + ("  WARN" if self.warnings.get(asset) else ""))
+        if self.warnings:
+            lines.append("Warnings:")
+        for asset, messages in sorted(self.warnings.items()):
+            lines.extend(f"  {asset}: {m}" for m in messages)
         lines.append(f"Models built: {len(self.models_built)}")
         failed = self.checks_failed
         lines.append(f"Checks: {self.checks_passed} passed, {len(failed)} failed")
@@ -70,6 +75,7 @@ class RunSummary:
         return {
             "run_summary": dg.MetadataValue.md("```\n" + self.text() + "\n```"),
             "rows_loaded": dg.MetadataValue.json(self.rows_loaded),
+            "warnings": dg.MetadataValue.json(self.warnings),
             "models_built": dg.MetadataValue.int(len(self.models_built)),
             "checks_passed": dg.MetadataValue.int(self.checks_passed),
             "checks_failed": dg.MetadataValue.int(len(self.checks_failed)),
@@ -105,6 +111,8 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, config=None) -> Run
                 if "rows_by_table" in md:
                     rows = _value(md["rows_by_table"]) or {}
                     summary.rows_loaded[key.to_user_string()] = {k: int(v) for k, v in rows.items()}
+                if _value(md.get("warnings")):
+                    summary.warnings[key.to_user_string()] = [str(w) for w in _value(md["warnings"])]
             elif key == PUBLISH_KEY:
                 summary.published = True
                 summary.published_tables = dict(_value(md.get("tables")) or {})

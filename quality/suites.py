@@ -198,7 +198,10 @@ def build_plan(con: duckdb.DuckDBPyConnection, stage: str, settings: QualitySett
     spec = load_spec()
     plan = Plan(personal_columns=personal_columns(con, settings, spec))
     if stage == "raw":
+        from quality.sheet_checks import sheet_checks
+
         _raw_checks(con, plan, spec, settings, now)
+        sheet_checks(con, plan, spec)
     elif stage == "marts":
         _mart_checks(con, plan, spec)
     else:

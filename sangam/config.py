@@ -19,6 +19,7 @@ import yaml
 from sangam.naming import snake_case
 
 SOURCE_KINDS = ("kobo", "odk", "spreadsheets")
+DATE_ORDERS = ("dmy", "mdy", "ymd")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PACKAGE_HOME = Path(__file__).resolve().parent.parent
@@ -96,6 +97,7 @@ class SheetFile:
     required_columns: tuple[str, ...] = ()
     column_map: dict[str, str] = field(default_factory=dict)
     sheet: str | None = None  # XLSX worksheet name; None = the first one
+    date_order: str = "dmy"  # how to read text dates like 05/08/2024: dmy (the Indian default), mdy or ymd
 
 
 @dataclass(frozen=True)
@@ -444,7 +446,9 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
         fk = f"{key}.files[{j}]"
         fm = _mapping(f, fk)
         _no_unknown(
-            fm, f"{fk}.", {"pattern", "table", "header_row", "required_columns", "column_map", "sheet"}
+            fm,
+            f"{fk}.",
+            {"pattern", "table", "header_row", "required_columns", "column_map", "sheet", "date_order"},
         )
         header = fm.get("header_row", "auto")
         if header == "auto" or header is None:
@@ -454,6 +458,11 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
         else:
             raise ConfigError(f"{fk}.header_row: expected 'auto' or a 1-based row number, got {header!r}")
         cmap = _mapping(fm.get("column_map") or {}, f"{fk}.column_map")
+        date_order = fm.get("date_order", "dmy")
+        if date_order not in DATE_ORDERS:
+            raise ConfigError(
+                f"{fk}.date_order: expected one of {', '.join(DATE_ORDERS)}, got {date_order!r}"
+            )
         files.append(
             SheetFile(
                 pattern=_str(fm.get("pattern"), f"{fk}.pattern"),
@@ -462,6 +471,7 @@ def _parse_source(item: Any, key: str, home: Path) -> Source:
                 required_columns=tuple(_str_list(fm.get("required_columns") or [], f"{fk}.required_columns")),
                 column_map={str(k): _str(v, f"{fk}.column_map.{k}") for k, v in cmap.items()},
                 sheet=_str(fm["sheet"], f"{fk}.sheet") if fm.get("sheet") is not None else None,
+                date_order=date_order,
             )
         )
     return SpreadsheetSource(

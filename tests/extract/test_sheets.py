@@ -147,6 +147,11 @@ def test_header_detection_and_configured_header(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("note: exported\nworker_id,visits_done\nFW1,4\n\n\n")
     spec = {"header_row": 2, "table": "x", "required_columns": ["worker_id"]}
-    tbl, issues = parse_file(path, "x.csv", spec, datetime(2026, 1, 1))
-    assert tbl.column_names[:2] == ["worker_id", "visits_done"] and tbl.num_rows == 1 and not issues
+    tbl, issues, notes = parse_file(path, "x.csv", spec, datetime(2026, 1, 1))
+    assert (
+        tbl.column_names[:2] == ["worker_id", "visits_done"]
+        and tbl.num_rows == 1
+        and not issues
+        and not notes
+    )
     assert tbl.column("_source_row").to_pylist() == [3]
