@@ -41,6 +41,7 @@ def build_serving(path: Path) -> Path:
             )
         con.execute("""create table mart_hmis_monthly (state varchar, district varchar, month date,
             indicator_code varchar, indicator_name varchar, value double)""")
+        rows = []
         for di, d in enumerate(geo.DISTRICTS):
             state = geo.STATE_BY_CODE[d.parent].name_en
             for mi, month in enumerate(MONTHS):
@@ -53,10 +54,8 @@ def build_serving(path: Path) -> Path:
                         )
                     else:
                         value = float((di * 11 + ii * 5 + mi * 3) % 40)  # zeros included
-                    con.execute(
-                        "insert into mart_hmis_monthly values (?,?,?,?,?,?)",
-                        [state, d.name_en, month, code, code.lower(), value],
-                    )
+                    rows.append([state, d.name_en, month, code, code.lower(), value])
+        con.executemany("insert into mart_hmis_monthly values (?,?,?,?,?,?)", rows)
     return path
 
 

@@ -1,4 +1,4 @@
-"""Pushing a month of the published marts to the DHIS2 emulator: read back, idempotence, completeness, auth."""
+"""A month of the published marts to the DHIS2 emulator: read back, idempotence, completeness, auth."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.deliver.conftest import TOKEN, make_mapping
 
 
 def read_back(url: str, mapping, period: str) -> dict[tuple[str, str, str], str]:
-    """(data element, period, org unit) → value, as GET /api/dataValueSets answers in the mapping's schemes."""
+    """(data element, period, org unit) → value, as GET /api/dataValueSets answers in the mapping's ids."""
     params = [("dataSet", mapping.data_set), ("period", period), ("children", "true"), ("orgUnit", "IN")]
     params += [("idScheme", "CODE"), ("dataElementIdScheme", "CODE"), ("orgUnitIdScheme", "UID")]
     # the root's UID: looked up like any client would
