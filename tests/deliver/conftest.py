@@ -16,10 +16,10 @@ from deliver.dhis2_mapping import Dhis2Mapping, parse_mapping
 from demo.emulators.dhis2 import Dhis2Accounts, Dhis2App, build_dhis2_app
 from demo.emulators.server import BackgroundServer
 from demo.generator import geography as geo
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRETS
 
 MAPPING_FILE = REPO / "transform" / "deliveries" / "dhis2_mapping.yaml"
-TOKEN = "d2pat_test0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5"
+TOKEN = TEST_SECRETS["SANGAM_DHIS2_TOKEN"]
 USER, PASSWORD = "sangam-bot", "test-dhis2-password-93kq"
 MONTHS = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
 # the indicator codes of transform/models/marts/mart_hmis_monthly.sql, as the demo mapping lists them
