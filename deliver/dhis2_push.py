@@ -6,8 +6,9 @@ Order, so that a refusal leaves the server as it was:
 3. the mapping is checked against `/api/dataSets`, `/api/dataElements`, `/api/organisationUnits` and
    `/api/categoryOptionCombos` in its id schemes: anything unknown (or not in the data set) is named, and
    nothing is sent;
-4. each organisation unit's set is imported with `dryRun=true`; any conflict fails the push naming the data
-   element, organisation unit and period of each rejected value, and nothing is imported;
+4. each organisation unit's set is imported with `dryRun=true` (without completeDate, which DHIS2 2.42 would
+   register even in a dry run); any conflict fails the push naming the data element, organisation unit and
+   period of each rejected value, and nothing is imported;
 5. a unit whose month is registered complete on the server (`/api/completeDataSetRegistrations`) and whose
    values would change is refused unless `force`; a set the dry run says changes nothing is not sent again,
    so a second push of the same month changes nothing on the server;
@@ -311,7 +312,8 @@ def _push(
     complete_date = (today or date.today()).isoformat() if mapping.mark_complete else None
     done = completed_units(client, meta, batch.period)
 
-    dry = import_sets(client, mapping, batch.sets, complete_date, dry_run=True)
+    # no completeDate in the dry run: DHIS2 2.42 registers completeness even when dryRun is true
+    dry = import_sets(client, mapping, batch.sets, None, dry_run=True)
     to_send, blocked = [], []
     for s, summary in zip(batch.sets, dry, strict=True):
         _add(result.dry_run, summary)
@@ -347,5 +349,7 @@ def _push(
         result.sent.append(s.district_code)
         if str(summary.get("dataSetComplete", "false")).lower() not in ("false", ""):
             result.completed.append(s.district_code)
-    log.info("%s", result.text())
+    log.info(
+        "DHIS2 push of %s: %d of %d organisation units sent", batch.period, len(result.sent), len(batch.sets)
+    )
     return result

@@ -13,8 +13,9 @@ Followed (dhis2/dhis2-core, the 2.42 line unless noted):
   errorCode, property, indexes) and `ImportSummary.java` (responseType, status, importOptions, description,
   importCount, conflicts, rejectedIndexes, dataSetComplete), wrapped in a WebMessage
   (`dxf2/webmessage/WebMessageUtils.importSummary`: 200 OK / 200 WARNING / 409 Conflict ERROR);
-- completeDate: registers the data set complete for the set's org unit and period (handleComplete); as in
-  2.43's `DataEntryPipeline`, a dry run registers nothing;
+- completeDate: registers the data set complete for the set's org unit and period (handleComplete), even
+  in a dry run, as 2.42 does (2.43's `DataEntryPipeline` no longer does): a client must not send completeDate
+  with dryRun=true;
 - export: `GET /api/dataValueSets` needs a data set, a period and an org unit (errors E2001, E2002, E2006),
   with `children`, and writes ids in the requested idScheme / dataElementIdScheme / orgUnitIdScheme;
 - `GET|POST /api/completeDataSetRegistrations` (CompleteDataSetRegistrationController);
@@ -393,9 +394,9 @@ class Dhis2App:
             else:
                 when = date.today().isoformat() if str(complete).lower() == "true" else str(complete)[:10]
                 s_complete = when
-                if not dry:
-                    reg_key = (ds["id"], doc["period"], set_ou["id"], set_aoc["id"] if set_aoc else default)
-                    self.completions[reg_key] = {"date": when, "storedBy": user, "lastUpdated": stamp}
+                # 2.42's handleComplete does not look at dryRun
+                reg_key = (ds["id"], doc["period"], set_ou["id"], set_aoc["id"] if set_aoc else default)
+                self.completions[reg_key] = {"date": when, "storedBy": user, "lastUpdated": stamp}
         options["dataSetComplete"] = s_complete
         return s, options
 

@@ -86,4 +86,4 @@ def test_conflicts_fail_the_run_and_the_alert_names_them(wiring) -> None:
         element["valueType"] = saved
     assert "rejected" in alert.error and "in the dry run (nothing was imported)" in alert.error
     assert "data element SGM_ANC4_PCT (ANC4_PCT)" in alert.error and "E7619" in alert.error
-    assert app.values == {}
+    assert app.values == {} and app.completions == {}  # nor any month registered complete
