@@ -43,7 +43,8 @@ class Dhis2Client:
             base_url=server.url,
             headers={"Authorization": auth_header(server), "Accept": "application/json"},
             timeout=server.timeout_s,
-            transport=transport,
+            # a connection refused or reset before anything was sent is tried again; an answer is not
+            transport=transport or httpx.HTTPTransport(retries=2),
         )
 
     def close(self) -> None:
