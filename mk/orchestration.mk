@@ -15,13 +15,18 @@ demo-env:
 	@test -f .env || { umask 077; $(BIN)/python -c "import secrets; \
 	print(f'SANGAM_KOBO_TOKEN={secrets.token_hex(20)}'); \
 	print('SANGAM_ODK_EMAIL=data-team@demo.sangam.local'); \
-	print(f'SANGAM_ODK_PASSWORD={secrets.token_urlsafe(18)}')" > .env; echo "wrote .env with random demo secrets"; }
+	print(f'SANGAM_ODK_PASSWORD={secrets.token_urlsafe(18)}'); \
+	print(f'SANGAM_DHIS2_TOKEN=d2pat_{secrets.token_hex(20)}')" > .env; echo "wrote .env with random demo secrets"; }
+	@# a .env from before the DHIS2 emulator: add its token, keep the rest
+	@grep -q '^SANGAM_DHIS2_TOKEN=' .env || { umask 077; $(BIN)/python -c "import secrets; \
+	print(f'SANGAM_DHIS2_TOKEN=d2pat_{secrets.token_hex(20)}')" >> .env; }
 
 # The demo world ends today, so its freshness checks are green on the day it is made.
 demo-world: setup
 	test -d demo/data/kobo || $(BIN)/python -m demo generate --out demo/data --submissions $(DEMO_SUBMISSIONS) --today $$(date -u +%F)
 
-# Both emulators in the background (pid in .dagster/pids/), waiting until their ports answer.
+# The KoBo, ODK Central and DHIS2 emulators in the background (pid in .dagster/pids/), waiting until their
+# ports answer.
 demo-emulators: demo-env demo-world
 	@mkdir -p $(PIDS)
 	@if test -f $(PIDS)/emulators.pid && kill -0 $$(cat $(PIDS)/emulators.pid) 2>/dev/null; then \
@@ -30,7 +35,8 @@ demo-emulators: demo-env demo-world
 	  setsid $(BIN)/python -m demo serve --data demo/data > .dagster/emulators.log 2>&1 < /dev/null & \
 	  echo $$! > $(PIDS)/emulators.pid; \
 	fi
-	@$(BIN)/python -m orchestration.wait_for http://127.0.0.1:8765/ http://127.0.0.1:8766/ --timeout 120
+	@$(BIN)/python -m orchestration.wait_for http://127.0.0.1:8765/ http://127.0.0.1:8766/ http://127.0.0.1:8767/ \
+	  --timeout 120
 
 # The Dagster webserver + daemon (schedules, sensors), DAGSTER_HOME=.dagster.
 demo-serve: setup
@@ -58,6 +64,7 @@ demo: setup demo-env
 	$(if $(SUPERSET_VENV),@echo "  Superset      http://127.0.0.1:$(SUPERSET_PORT)   (user admin; password in $(SANGAM_SUPERSET_HOME)/admin_password)")
 	$(if $(SUPERSET_VENV),@echo "                demo users: staff coordinator_mh coordinator_north analyst funder (passwords in $(SANGAM_SUPERSET_HOME)/demo_passwords.json)")
 	@echo "  KoBo emulator http://127.0.0.1:8765, ODK Central emulator http://127.0.0.1:8766"
+	@echo "  DHIS2 emulator http://127.0.0.1:8767   (make dhis2-push PERIOD=YYYYMM pushes a month to it)"
 	@echo "Logs in .dagster/*.log. Stop everything with: make demo-stop"
 
 # Stops only what `make demo` started: each pid file names a process group leader (setsid). The leader gets

@@ -1,7 +1,8 @@
 """Sangam's Dagster definitions, assembled from sources.yaml: `dagster dev -m orchestration.definitions`.
 
 Lineage: raw_<source>/<table> (dlt) → dbt seeds/staging/intermediate/marts → serving/published_marts →
-superset/dashboards, with dbt tests, GX gates and freshness as asset checks on the way.
+superset/dashboards and dhis2/data_value_sets, with dbt tests, GX gates and freshness as asset checks on the
+way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dagster as dg
 
 from orchestration.alerts import alert_on_run_failure
 from orchestration.assets_bi import SupersetResource, superset_dashboards
+from orchestration.assets_dhis2 import build_dhis2_definitions
 from orchestration.assets_extract import build_extract_assets
 from orchestration.assets_publish import build_publish_assets
 from orchestration.checks_freshness import build_freshness_checks
@@ -51,14 +53,18 @@ def build_definitions(
     checks = [c for c in [build_quality_checks(raw_keys, checked_marts)] if c is not None]
     checks += build_freshness_checks(config, keys_by_source)
     assets = [*extract_assets, *dbt]
+    dhis2_jobs: list = []
+    dhis2_schedules: list = []
     if dbt:
         assets += [*build_publish_assets(model_keys), superset_dashboards]
+        dhis2_assets, dhis2_jobs, dhis2_schedules = build_dhis2_definitions()
+        assets += dhis2_assets
 
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=build_jobs(config),
-        schedules=build_schedules(config),
+        jobs=[*build_jobs(config), *dhis2_jobs],
+        schedules=[*build_schedules(config), *dhis2_schedules],
         sensors=[*build_sensors(config), alert_on_run_failure],
         resources={**build_resources(config, sources_path), "superset": SupersetResource()},
     )

@@ -17,6 +17,7 @@ TEST_SECRETS = {
     "SANGAM_KOBO_TOKEN": "test-kobo-token-3f9a1c",
     "SANGAM_ODK_EMAIL": "data-team@example.org",
     "SANGAM_ODK_PASSWORD": "test-odk-password-77b2",
+    "SANGAM_DHIS2_TOKEN": "d2pat_test0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5",
 }
 
 

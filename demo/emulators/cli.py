@@ -1,4 +1,5 @@
-"""`python -m demo serve --data DIR [--kobo-port 8765] [--odk-port 8766]`: both emulators, foreground."""
+"""`python -m demo serve --data DIR [--kobo-port 8765] [--odk-port 8766] [--dhis2-port 8767]`: the KoBo, ODK
+Central and DHIS2 emulators, in the foreground."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 from demo.emulators import build_apps
+from demo.emulators.dhis2 import build_dhis2_app
 from demo.emulators.server import HOST, bind, serve_forever
 
 log = logging.getLogger("sangam.demo.emulators")
@@ -30,17 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("demo/data"), help="demo world directory")
     parser.add_argument("--kobo-port", type=int, default=8765)
     parser.add_argument("--odk-port", type=int, default=8766)
+    parser.add_argument("--dhis2-port", type=int, default=8767)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _load_dotenv()
     missing = [
         v for v in ("SANGAM_KOBO_TOKEN", "SANGAM_ODK_EMAIL", "SANGAM_ODK_PASSWORD") if not os.environ.get(v)
     ]
+    if not (os.environ.get("SANGAM_DHIS2_TOKEN") or os.environ.get("SANGAM_DHIS2_PASSWORD")):
+        missing.append("SANGAM_DHIS2_TOKEN")
     if missing:
         log.warning("not set, so no client can authenticate: %s", ", ".join(missing))
     try:
         kobo, odk = build_apps(args.data)
-        sockets = [bind(args.kobo_port), bind(args.odk_port)]
+        dhis2 = build_dhis2_app(args.data)
+        sockets = [bind(args.kobo_port), bind(args.odk_port), bind(args.dhis2_port)]
     except FileNotFoundError as exc:
         log.error(
             "cannot start the emulators: %s (write one with `python -m demo generate --out %s`)",
@@ -51,15 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         log.error("cannot start the emulators: %s", exc)
         return 1
-    kobo_port, odk_port = (s.getsockname()[1] for s in sockets)
+    kobo_port, odk_port, dhis2_port = (s.getsockname()[1] for s in sockets)
     log.info(
-        "KoBoToolbox emulator on http://%s:%d, ODK Central emulator on http://%s:%d (data: %s)",
+        "KoBoToolbox emulator on http://%s:%d, ODK Central emulator on http://%s:%d, DHIS2 emulator on "
+        "http://%s:%d (data: %s)",
         HOST,
         kobo_port,
         HOST,
         odk_port,
+        HOST,
+        dhis2_port,
         args.data,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever([(kobo, sockets[0]), (odk, sockets[1])]))
+        asyncio.run(serve_forever([(kobo, sockets[0]), (odk, sockets[1]), (dhis2, sockets[2])]))
     return 0

@@ -119,4 +119,8 @@ def test_jobs_per_source_and_full_build(defs: dg.Definitions) -> None:
     assert dg.AssetKey(["serving", "published_marts"]) in kobo
     assert dg.AssetKey(["raw_odk", "anc_visit"]) not in kobo
     full = defs.resolve_job_def("full_build").asset_layer.selected_asset_keys
-    assert full == {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    dhis2 = dg.AssetKey(["dhis2", "data_value_sets"])
+    # the DHIS2 push is a monthly delivery with its own job and schedule, never part of a refresh
+    assert full == {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable} - {dhis2}
+    assert dhis2 not in kobo
+    assert defs.resolve_job_def("dhis2_push").asset_layer.selected_asset_keys == {dhis2}
