@@ -199,8 +199,8 @@ class ReconcilePass:
     def run(self, submission_cursor: str | None, listing_every_h: float | None) -> Iterator:
         history = self.state.get("history") or {}
         first = "reconciled_at" not in self.state
-        if first:  # the first full load has every id already: history starts at the newest submission
-            self.state["history"] = {"since": _history_time(submission_cursor), "seen": []}
+        if first:  # the first full load has every id already: the history from now on
+            self.state["history"] = {"since": _history_start(submission_cursor), "seen": []}
             self.state["reconciled_at"] = utcnow().isoformat()
             return
         readable = yield from self._history(history, submission_cursor)
@@ -213,7 +213,7 @@ class ReconcilePass:
 
     def _history(self, history: dict, submission_cursor: str | None) -> Iterator:
         """Changes the history names since the last run; returns False when the token may not read it."""
-        since = history.get("since") or _history_time(submission_cursor)
+        since = history.get("since") or _history_start(submission_cursor)
         try:
             entries = history_entries(self.client, self.uid, _minus(since, self.overlap) if since else None)
         except ExtractError as exc:
@@ -237,7 +237,7 @@ class ReconcilePass:
         if roots:
             yield from self._apply(sorted(int(s) for s in stored(self.table, roots) or {}), "history")
         times = [_kpi_time(str(e.get("date_created"))) for e in entries]
-        cursor = max([t for t in (*times, _kpi_time(since), _kpi_time(submission_cursor)) if t], default=None)
+        cursor = max([t for t in (*times, _kpi_time(since)) if t], default=None)
         keep_from = cursor - timedelta(minutes=self.overlap) if cursor else datetime.min
         self.state["history"] = {
             "since": cursor.strftime(HISTORY_TIME_FMT) if cursor else None,
@@ -279,10 +279,12 @@ class ReconcilePass:
         mark_deleted(self.table, [s for s in found.gone if int(s) not in self.emitted])
 
 
-def _history_time(kobo_time: str | None) -> str | None:
-    """A `_submission_time` (naive UTC) in the history's format."""
-    t = _kpi_time(kobo_time) if kobo_time else None
-    return t.strftime(HISTORY_TIME_FMT) if t else None
+def _history_start(submission_cursor: str | None) -> str:
+    """Where the history of a form loaded in full starts: the newest submission it holds (the server's
+    clock), unless that lies ahead of ours (a server clock running fast, a generated demo world)."""
+    now = utcnow().replace(microsecond=0)
+    newest = _kpi_time(submission_cursor) if submission_cursor else None
+    return min(newest or now, now).strftime(HISTORY_TIME_FMT)
 
 
 def _minus(kpi_time: str, minutes: float) -> str | None:

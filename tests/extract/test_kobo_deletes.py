@@ -50,7 +50,7 @@ def one_form(make_config, world_copy: Path):
         yield config, em, world_copy
 
 
-def test_hard_delete_of_a_select_multiple_geopoint_submission_is_marked_and_keeps_its_values(one_form) -> None:
+def test_hard_delete_on_a_select_multiple_geopoint_form_is_marked_and_keeps_its_values(one_form) -> None:
     config, _, world = one_form
     src = _kobo(config)
     first = run_source(src, config)
@@ -58,8 +58,11 @@ def test_hard_delete_of_a_select_multiple_geopoint_submission_is_marked_and_keep
     wh = config.warehouse.path
     columns = {
         r[0]: r[1]
-        for r in _q(wh, "select column_name, data_type from information_schema.columns "
-                        f"where table_schema = 'raw_kobo' and table_name = '{FORM}'")  # fmt: skip
+        for r in _q(
+            wh,
+            "select column_name, data_type from information_schema.columns "
+            f"where table_schema = 'raw_kobo' and table_name = '{FORM}'",
+        )  # fmt: skip
     }
     assert columns["danger_signs_list"] == "JSON" and columns["home_gps_latitude"] == "DOUBLE"
     # a submission answering the list and the geopoint: its stored values must survive the mark
@@ -83,6 +86,7 @@ def test_hard_delete_of_a_select_multiple_geopoint_submission_is_marked_and_keep
     # a third run with nothing new keeps the mark and does not mark it again
     third = run_source(src, config)
     assert third.status == "ok", third.error
-    assert _q(wh, f"select submission_id, deleted_at from raw_kobo.{FORM} where deleted_at is not null") == rows
+    marked = f"select submission_id, deleted_at from raw_kobo.{FORM} where deleted_at is not null"
+    assert _q(wh, marked) == rows
     pipelines = wh.parent / "dlt_pipelines"
     assert not [p for p in pipelines.rglob("*.parquet") if p.stat().st_size == 0]
