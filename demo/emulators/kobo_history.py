@@ -21,9 +21,9 @@ Followed from kobotoolbox/kpi:
   not parse matches nothing (kpi's SearchFilter returns an empty queryset on ParseError).
 
 The emulator writes history as the world changes: whenever an asset's submissions file changes on disk
-(`evolve`, a DELETE through this API, a test's edit) the next read compares it with the previous one and
-logs one entry per added, modified (`_uuid` or validation status changed) or deleted submission, dated
-when the change was noticed. Entries live in memory, as long as the server runs.
+(`evolve`, a DELETE through this API, a test's edit) the next read compares it with the version this server
+last read and logs one entry per added, modified (`_uuid` or validation status changed) or deleted
+submission, dated when the change was noticed. Entries live in memory, as long as the server runs.
 """
 
 from __future__ import annotations
