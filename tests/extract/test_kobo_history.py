@@ -150,3 +150,10 @@ def test_without_history_permission_a_listing_of_ids_finds_them(loaded, requests
     warnings = [r.getMessage() for r in caplog.records if "history cannot be read" in r.getMessage()]
     assert len(warnings) == 1 and "403" in warnings[0] and "Manage project" in warnings[0]
     assert TEST_SECRETS["SANGAM_KOBO_TOKEN"] not in warnings[0]
+
+    # nothing changed since: the listing finds nothing to ask for again
+    requests_made.clear()
+    third = run_source(src, config)
+    assert third.status == "ok", third.error
+    assert len(_listings(requests_made)) >= 1
+    assert not [p for _, p in requests_made if "$in" in p.get("query", "")]
