@@ -2,8 +2,8 @@
 
 Incremental by `_submission_time` (re-reading an overlap window, since KPI keeps `_submission_time` on
 edits and servers can commit late), paged by `_id` keyset so concurrent inserts and deletes never shift a
-page. Hard deletes and old edits are found by a periodic reconciliation over every `_id`/`_uuid`
-(`fields=["_id","_uuid"]`): a missing id gets `deleted_at`, a changed `_uuid` is re-fetched.
+page. Hard deletes and edits of old submissions are found on every run by `kobo_reconcile` (the project
+history, or a listing of every `_id`/`_uuid` where the history cannot be read).
 """
 
 from __future__ import annotations

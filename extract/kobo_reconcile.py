@@ -217,8 +217,10 @@ class ReconcilePass:
         try:
             entries = history_entries(self.client, self.uid, _minus(since, self.overlap) if since else None)
         except ExtractError as exc:
-            if exc.status not in UNREADABLE:
-                raise
+            if exc.status not in UNREADABLE:  # e.g. a server error after every retry: this run only
+                log.warning("%s: the project history could not be read (%s); this run lists every "
+                            "submission id instead", self.label, exc)  # fmt: skip
+                return False
             # a warning the first time, then once per run at info level: the fallback is working
             say = log.info if self.state.get("history_unreadable") else log.warning
             say("%s: the project history cannot be read (%s; it needs the Manage project permission), "

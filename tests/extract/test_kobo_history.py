@@ -157,3 +157,17 @@ def test_without_history_permission_a_listing_of_ids_finds_them(loaded, requests
     assert third.status == "ok", third.error
     assert len(_listings(requests_made)) >= 1
     assert not [p for _, p in requests_made if "$in" in p.get("query", "")]
+
+
+def test_a_failing_history_falls_back_to_the_listing_for_that_run(loaded, requests_made) -> None:
+    config, src, em, _ = loaded
+    wh = config.warehouse.path
+    (deleted_id,) = _old_ids(wh, 1)
+    _delete(em.kobo_url, deleted_id)
+    fault = {"fault": "500", "times": 20, "path_contains": "/history/"}
+    httpx.post(f"{em.kobo_url}/_emulator/faults", json=fault, timeout=10).raise_for_status()
+    second = run_source(src, config)
+    assert second.status == "ok", second.error  # the pages of this run are stored all the same
+    assert _state(wh, [deleted_id])[str(deleted_id)][3] is not None
+    assert _listings(requests_made)
+    httpx.delete(f"{em.kobo_url}/_emulator/faults", timeout=10).raise_for_status()
