@@ -9,6 +9,12 @@ benchmark can reuse `ctx.warehouse_path(ctx.largest)`. A generated world splits 
 forms, so when the largest size reaches 1M the form is also measured at exactly 1M submissions (the largest
 world's child_health rows repeated with new ids and uuids), and the targets are checked on that run:
 within 4x of the reference, peak RSS <= 1.5 GB, no-change rerun <= 10 s.
+
+Every no-change rerun includes the per-run detection of edits and hard deletes (issue 11, point 2): one
+project-history request when the token may read it. The rerun is then repeated with the history refused
+(403, as for a token without Manage project), where the detection lists every `_id`/`_uuid`; both requests
+are also timed alone. `--child-rows N` measures the one-repeat form at exactly N submissions (default: 1M
+when the largest size reaches it), and the 1M figures are extrapolated from N when N is smaller.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 4.0
 TARGET_RSS_MB = 1536
 TARGET_RERUN_S = 10.0
+TARGET_NO_CHANGE_1M_S = 5.0  # issue 11: the no-change run at 1M, edit/delete detection included
 ONE_MILLION = 1_000_000
 BENCH_SECRETS = {
     "SANGAM_KOBO_TOKEN": "bench-kobo-token",
@@ -180,6 +187,7 @@ def _measure_child_health(ctx, world: Path, warehouse: Path, tag: str, then_full
         subs = _count(warehouse, "raw_kobo.child_health")
         kids = _count(warehouse, "raw_kobo.child_health__child")
         rerun = _extract_subprocess(cfg_path, warehouse, env)
+        figures.update(_detection(em, cfg_path, warehouse, env))
         ref = _reference(em.kobo_url, KOBO_ASSET_UIDS["child_health"], ctx.workdir / f"pages_{tag}",
                          os.environ["SANGAM_KOBO_TOKEN"])  # fmt: skip
         figures.update(
@@ -219,6 +227,35 @@ def _measure_child_health(ctx, world: Path, warehouse: Path, tag: str, then_full
     return figures
 
 
+def _detection(em, cfg_path: Path, warehouse: Path, env: dict) -> dict:
+    """What edit/delete detection costs a no-change run: the history request alone, the fallback listing
+    alone, and a whole no-change rerun on the fallback (the history refused with 403)."""
+    from demo.generator import KOBO_ASSET_UIDS
+    from extract.kobo import kobo_client
+    from extract.kobo_reconcile import history_entries, server_listing
+
+    uid = KOBO_ASSET_UIDS["child_health"]
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    with kobo_client(em.kobo_url, os.environ["SANGAM_KOBO_TOKEN"], source="bench") as client:
+        t0 = time.perf_counter()
+        history_entries(client, uid, since)
+        history_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        listed = len(server_listing(client, uid, 1000))
+        listing_s = time.perf_counter() - t0
+    em.kobo.manage_asset = False
+    try:
+        fallback = _extract_subprocess(cfg_path, warehouse, env)
+    finally:
+        em.kobo.manage_asset = True
+    return {
+        "detect_history_request_s": round(history_s, 3),
+        "detect_listing_s": round(listing_s, 2),
+        "detect_listing_ids": listed,
+        "rerun_no_change_listing_s": fallback["load_s"],
+    }
+
+
 def bench_size(ctx, size: int) -> dict:
     from demo.generator import generate
 
@@ -231,6 +268,26 @@ def bench_size(ctx, size: int) -> dict:
         _measure_child_health(ctx, world, ctx.warehouse_path(size), str(size), then_full=size == ctx.largest)
     )
     return figures
+
+
+def _no_change_at_1m(run: dict) -> dict:
+    """The no-change run at 1M submissions with edit/delete detection: measured when `run` is at 1M, else
+    extrapolated from it (the history path costs one request at any size; the fallback listing grows with
+    the number of submissions, the rest of a no-change run does not)."""
+    n = run.get("child_health_rows") or run["child_health_submissions"]
+    scale = ONE_MILLION / max(n, 1)
+    history = run["rerun_no_change_s"]
+    listing = run["rerun_no_change_listing_s"] + run["detect_listing_s"] * (scale - 1)
+    measured = n >= ONE_MILLION
+    return {
+        "no_change_1m_basis": "measured at 1M" if measured else f"extrapolated from {n} submissions",
+        "no_change_1m_history_s": round(history, 2),
+        "no_change_1m_listing_fallback_s": round(
+            run["rerun_no_change_listing_s"] if measured else listing, 2
+        ),
+        "target_no_change_1m_s": TARGET_NO_CHANGE_1M_S,
+        "no_change_1m_met": history <= TARGET_NO_CHANGE_1M_S,
+    }
 
 
 def scaled_child_world(src: Path, dst: Path, n: int) -> Path:
@@ -287,16 +344,20 @@ def run(ctx) -> dict:
         print(f"[bench] extract {size}: {json.dumps(results[str(size)])}", flush=True)
     out: dict = {"sizes": results}
     gated = results[str(ctx.largest)]
-    if ctx.largest >= ONE_MILLION:
+    rows = getattr(ctx, "child_rows", None) or (ONE_MILLION if ctx.largest >= ONE_MILLION else None)
+    if rows:
         # the issue's target is 1M submissions of the one-repeat form; a 1M world holds ~32% child_health
+        tag = "1m" if rows == ONE_MILLION else str(rows)
         world = scaled_child_world(
-            ctx.world_dir(ctx.largest), ctx.workdir / "world_child_health_1m", ONE_MILLION
+            ctx.world_dir(ctx.largest), ctx.workdir / f"world_child_health_{tag}", rows
         )
         gated = _measure_child_health(
-            ctx, world, ctx.workdir / "warehouse_child_health_1m.duckdb", "child_1m"
+            ctx, world, ctx.workdir / f"warehouse_child_health_{tag}.duckdb", f"child_{tag}"
         )
-        out["child_health_1m"] = gated
-        print(f"[bench] extract child_health 1M: {json.dumps(gated)}", flush=True)
+        gated["child_health_rows"] = rows
+        out[f"child_health_{tag}"] = gated
+        print(f"[bench] extract child_health {tag}: {json.dumps(gated)}", flush=True)
+    out.update(_no_change_at_1m(gated))
     every = [*results.values(), gated]
     out.update(
         {

@@ -30,6 +30,7 @@ class BenchContext:
     sizes: list[int]
     workdir: Path
     results: dict[str, dict] = field(default_factory=dict)
+    child_rows: int | None = None  # the extract step's one-form run at exactly this many submissions
 
     def world_dir(self, size: int) -> Path:
         return self.workdir / f"world_{size}"
@@ -47,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="submission counts, comma-separated")
     parser.add_argument("--steps", default=",".join(STEP_NAMES.get(s, s.split(".")[-1]) for s in STEPS))
     parser.add_argument("--workdir", type=Path, default=Path("bench/work"))
+    parser.add_argument(
+        "--child-rows", type=int, default=None,
+        help="also load child_health at exactly this many submissions (default: 1M when a size reaches it)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    ctx = BenchContext(sizes=[int(s) for s in args.sizes.split(",")], workdir=args.workdir.resolve())
+    ctx = BenchContext(sizes=[int(s) for s in args.sizes.split(",")], workdir=args.workdir.resolve(),
+                       child_rows=args.child_rows)  # fmt: skip
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     wanted = set(args.steps.split(","))
     failed = False

@@ -2,8 +2,8 @@
 
 Incremental by `_submission_time` (re-reading an overlap window, since KPI keeps `_submission_time` on
 edits and servers can commit late), paged by `_id` keyset so concurrent inserts and deletes never shift a
-page. Hard deletes and old edits are found by a periodic reconciliation over every `_id`/`_uuid`
-(`fields=["_id","_uuid"]`): a missing id gets `deleted_at`, a changed `_uuid` is re-fetched.
+page. Hard deletes and edits of old submissions are found on every run by `kobo_reconcile` (the project
+history, or a listing of every `_id`/`_uuid` where the history cannot be read).
 """
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ from extract.kobo_pages import (
     SYSTEM_FIELDS,
     SYSTEM_PREFIXES,
     KoboPage,
-    data_page,
     keyset_pages,
     page_layout,
     parse_page,
 )
+from extract.kobo_reconcile import ReconcilePass
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, merge_kobo_versions, schema_from_kobo_asset
 from extract.tables import (
+    FormError,
     form_metadata,
     isolate_form_errors,
     loads_rows,
@@ -50,7 +51,6 @@ log = logging.getLogger("sangam.extract")
 
 KOBO_TIME_FMT = "%Y-%m-%dT%H:%M:%S"
 ROWS_PER_BATCH = 10_000
-IN_CHUNK = 200  # ids per `$in` query when re-fetching edited submissions
 
 
 class KoboFlattener:
@@ -393,6 +393,7 @@ def _form_rows_inner(
         batch: list[KoboPage] = []
         batched = 0
         emitted: set[int] = set()
+        guard = BatchTypes(label)
         complete = False
         layout = page_layout(schema)
         pages_iter = keyset_pages(client, uid, page_size, query, last_id, max_pages,
@@ -409,11 +410,11 @@ def _form_rows_inner(
             complete = page.n < page_size or not page.has_next
             if batched >= ROWS_PER_BATCH or (complete and batched):
                 for rows in batches(batch):
-                    yield from _emit(flat, rows, counts, bad, emitted)
+                    yield from _emit(flat, rows, counts, bad, emitted, guard)
                 batch, batched = [], 0
                 log.info("%s: %d/%s submissions (%d pages)", label, counts[table], total, pages)
         for rows in batches(batch):
-            yield from _emit(flat, rows, counts, bad, emitted)
+            yield from _emit(flat, rows, counts, bad, emitted, guard)
         # dlt commits this state together with the rows above, so a killed run resumes where the last
         # stored load ended and the merge absorbs anything read twice
         if complete:
@@ -423,13 +424,14 @@ def _form_rows_inner(
             state["resume"] = {"since": since, "after_id": last_id, "cursor": cursor}
         state["complete"] = complete
 
-        if complete and reconcile_every_h is not None and reconcile_every_h >= 0:
-            last = state.get("reconciled_at")
-            if last is None:  # the first full load has every id already
-                state["reconciled_at"] = utcnow().isoformat()
-            elif _hours_since(last) >= reconcile_every_h:
-                yield from _reconcile(client, uid, schema, flat, counts, bad, page_size, label, emitted)
-                state["reconciled_at"] = utcnow().isoformat()
+        if complete:
+            # edits of old submissions and hard deletes: `_submission_time` never shows them
+            def again(subs: list[dict]) -> Iterator:
+                return _emit(flat, subs, counts, bad, emitted, guard)
+
+            changes = ReconcilePass(client, uid, schema.form, label, state, page_size, overlap_minutes,
+                                    emitted, again)  # fmt: skip
+            yield from changes.run(cursor, reconcile_every_h)
 
     # after the rows, so fields found only in the data (older versions) are listed too
     state["unknown_fields"] = [[t, c, p] for (t, c), p in sorted(schema.discovered.items())]
@@ -531,12 +533,40 @@ def _minus_minutes(kobo_time: str, minutes: float) -> str:
     return t.strftime(KOBO_TIME_FMT)
 
 
-def _hours_since(iso: str) -> float:
-    return (utcnow() - datetime.fromisoformat(iso)).total_seconds() / 3600
+class BatchTypes:
+    """The Arrow type each column of a table was first yielded with in this run.
+
+    dlt writes a table's batches into one parquet file and fails on a column whose type changed with an Arrow
+    schema dump that names neither source nor form (and a 0-byte file left behind): a differing batch is cast
+    to the first type, or refused with an error that says which form, table and column.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.types: dict[str, dict[str, pa.DataType]] = {}
+
+    def conform(self, name: str, table: pa.Table) -> pa.Table:
+        known = self.types.setdefault(name, {})
+        for i, f in enumerate(table.schema):
+            first = known.setdefault(f.name, f.type)
+            if first == f.type:
+                continue
+            try:
+                table = table.set_column(
+                    i, pa.field(f.name, first, f.nullable), pc.cast(table.column(i), first)
+                )
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+                raise FormError(
+                    f"{self.label}: column {name}.{f.name} came as {f.type} in one batch and as {first} in "
+                    f"an earlier one of the same run ({exc}). The form failed alone (the other forms load) "
+                    "and its cursor did not move, so the next run reads the same submissions again; please "
+                    "report this with the form's XLSForm"
+                ) from exc
+        return table
 
 
-def _emit(flat: KoboFlattener, subs: Rows, counts: dict, bad: BadValues,
-          emitted: set[int] | None = None) -> Iterator:  # fmt: skip
+def _emit(flat: KoboFlattener, subs: Rows, counts: dict, bad: BadValues, emitted: set[int] | None = None,
+          guard: BatchTypes | None = None) -> Iterator:  # fmt: skip
     """Typed tables of a batch; `emitted` collects the ids so one load never carries a submission twice
     (repeat tables merge per parent without a row key)."""
     if emitted is not None:
@@ -556,84 +586,14 @@ def _emit(flat: KoboFlattener, subs: Rows, counts: dict, bad: BadValues,
     tables = flat.tables(subs, loaded_at, bad)
     main = flat.schema.form
     for name, tbl in tables.items():
+        if guard is not None:
+            tbl = guard.conform(name, tbl)
         if name == main:
             counts[name] += tbl.num_rows
             yield main_table(tbl, name, unique=emitted is not None)
         else:
             counts[name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, name)
-
-
-def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlattener, counts: dict,
-               bad: BadValues, page_size: int, label: str, emitted: set[int]) -> Iterator:  # fmt: skip
-    """Compare every server `_id`/`_uuid` with the warehouse: mark vanished ids deleted, re-fetch edits."""
-    stored = _stored_ids(schema.form)
-    if stored is None:
-        return
-    server: dict[int, str | None] = {}
-    last_id = None
-    while True:
-        q = {"_id": {"$gt": last_id}} if last_id is not None else {}
-        page = data_page(client, uid, page_size, q, fields=["_id", "_uuid"])
-        results = page.get("results") or []
-        for r in results:
-            server[int(r["_id"])] = r.get("_uuid")
-        if results:
-            last_id = results[-1]["_id"]
-        if len(results) < page_size or not page.get("next"):
-            break
-    deleted = [sid for sid in stored if int(sid) not in server]
-    edited = [
-        int(sid)
-        for sid, inst in stored.items()
-        if int(sid) in server and server[int(sid)] and inst and inst.removeprefix("uuid:") != server[int(sid)]
-    ]
-    log.info("%s: reconciliation: %d server ids, %d deleted, %d edited", label, len(server), len(deleted),
-             len(edited))  # fmt: skip
-    if deleted:
-        yield main_table(_mark_deleted(schema.form, deleted), schema.form, unique=True)  # never on a page
-    for i in range(0, len(edited), IN_CHUNK):
-        chunk = edited[i : i + IN_CHUNK]
-        params = {
-            "format": "json",
-            "limit": page_size,
-            "query": orjson.dumps({"_id": {"$in": chunk}}).decode(),
-        }
-        page = client.get_json(f"/api/v2/assets/{uid}/data/", params=params)
-        if page.get("results"):
-            yield from _emit(flat, page["results"], counts, bad, emitted)
-
-
-def _stored_ids(table: str) -> dict[str, str | None] | None:
-    """submission_id → instance_id of the rows not yet marked deleted (None before the first load)."""
-    pipeline = dlt.current.pipeline()
-    try:
-        with pipeline.sql_client() as c:
-            name = c.make_qualified_table_name(table)
-            rows = c.execute_sql(f"SELECT submission_id, instance_id FROM {name} WHERE deleted_at IS NULL")
-    except Exception as exc:  # the table does not exist yet
-        log.debug("no stored rows for %s: %s", table, type(exc).__name__)
-        return None
-    return {str(r[0]): r[1] for r in rows or []}
-
-
-def _mark_deleted(table: str, ids: list[str]) -> pa.Table:
-    pipeline = dlt.current.pipeline()
-    now = utcnow()
-    with pipeline.sql_client() as c:
-        conn = c.native_connection
-        name = c.make_qualified_table_name(table)
-        sql = (
-            f"SELECT * EXCLUDE (deleted_at, _loaded_at) FROM {name} WHERE submission_id IN (SELECT unnest(?))"
-        )
-        arrow = conn.execute(sql, [ids]).arrow()
-    if hasattr(arrow, "read_all"):
-        arrow = arrow.read_all()
-    n = arrow.num_rows
-    arrow = arrow.append_column("deleted_at", pa.array([now] * n, pa.timestamp("us")))
-    arrow = arrow.append_column("_loaded_at", pa.array([now] * n, pa.timestamp("us")))
-    drop = [c for c in arrow.column_names if c.startswith("_dlt_")]
-    return arrow.drop_columns(drop) if drop else arrow
 
 
 def _form_rows(**kwargs) -> Iterator:

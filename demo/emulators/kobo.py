@@ -57,6 +57,7 @@ from starlette.routing import Route
 
 from demo.emulators.faults import Fault, FaultInjector, FaultMiddleware
 from demo.emulators.jsonl import JsonlFile, read_json
+from demo.emulators.kobo_history import Fingerprints, History, UnsupportedField, fingerprint, serialized
 from demo.emulators.mongo_query import MISSING, Column, QueryError, lookup, query_mask, sort_rows
 
 # The generator writes asset and attachment URLs for the default address; answers use the real one.
@@ -74,12 +75,25 @@ class SubmissionIndex:
         self.file = JsonlFile(path)
         ids: list[Any] = []
         times: list[Any] = []
+        states: list[int] = []
+        roots: list[str | None] = []
+        by: list[str | None] = []
 
         def visit(row: dict[str, Any]) -> None:
             ids.append(row.get("_id", MISSING))
             times.append(row.get("_submission_time", MISSING))
+            state, root, who = fingerprint(row)
+            states.append(state)
+            roots.append(root)
+            by.append(who)
 
         self.file.scan(visit)
+        self.fingerprints = Fingerprints(
+            ids=np.asarray([i if isinstance(i, int) else -1 for i in ids], dtype=np.int64),
+            states=np.asarray(states, dtype=np.int64),
+            roots=roots,
+            submitted_by=by,
+        )
         self.size = len(self.file)
         self._columns: OrderedDict[str, Column] = OrderedDict()
         self._results: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
@@ -151,6 +165,8 @@ class KoboWorld:
         self.assets: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, list[dict[str, Any]]] = {}
         self._indexes: dict[str, SubmissionIndex] = {}
+        self._stale: set[str] = set()
+        self.history = History()
         self.reload()
 
     def reload(self) -> None:
@@ -169,20 +185,41 @@ class KoboWorld:
         with self._lock:
             self.assets = assets
             self.versions = versions
-            self._indexes = {}
+            # read again on next use; the old index stays to compare with, for the project history
+            self._stale = set(self._indexes)
 
     def submissions(self, uid: str) -> SubmissionIndex | None:
         path = self.root / "submissions" / f"{uid}.jsonl"
         with self._lock:
             index = self._indexes.get(uid)
-            if index is not None and not index.file.changed():
+            if index is not None and uid not in self._stale and not index.file.changed():
                 return index
+            self._stale.discard(uid)
             if not path.is_file():
                 self._indexes.pop(uid, None)
                 return None
-            index = SubmissionIndex(path)
-            self._indexes[uid] = index
-            return index
+            fresh = SubmissionIndex(path)
+            if index is not None:
+                owner = str(self.assets.get(uid, {}).get("owner__username") or "owner")
+                self.history.record_changes(uid, owner, index.fingerprints, fresh.fingerprints)
+            self._indexes[uid] = fresh
+            return fresh
+
+    def delete(self, uid: str, submission_id: int) -> bool:
+        """Remove one submission from the asset's file (kpi deletes for good), as a new file renamed over
+        the old one, so a reader never sees half of it."""
+        index = self.submissions(uid)
+        row = index.row_by_id(submission_id) if index is not None else None
+        if row is None:
+            return False
+        keep = np.delete(np.arange(index.size), row)
+        tmp = index.file.path.with_suffix(".jsonl.tmp")
+        with tmp.open("wb") as out:
+            for begin in range(0, len(keep), 5000):
+                out.writelines(raw + b"\n" for raw in index.file.read(keep[begin : begin + 5000]))
+        os.replace(tmp, index.file.path)
+        self.submissions(uid)  # logs the delete-submission entry now
+        return True
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -252,18 +289,26 @@ class _BadRequest(Exception):
 
 
 class KoboApp:
-    """The Starlette app; `token` is the one API key accepted (from SANGAM_KOBO_TOKEN)."""
+    """The Starlette app; `token` is the one API key accepted (from SANGAM_KOBO_TOKEN).
 
-    def __init__(self, world: KoboWorld, token: str | None) -> None:
+    `manage_asset`: whether that token's user may manage the assets (kpi's "Manage project"), which the
+    project history needs; False serves a token that may only view and change submissions.
+    """
+
+    def __init__(self, world: KoboWorld, token: str | None, manage_asset: bool = True) -> None:
         self.world = world
         self.token = token
+        self.manage_asset = manage_asset
         self.faults = FaultInjector()
         routes = [
             Route("/api/v2/assets/", self.asset_list),
             Route("/api/v2/assets/{uid}/", self.asset_detail),
             Route("/api/v2/assets/{uid}/data/", self.data_list),
             Route("/api/v2/assets/{uid}/data.json", self.data_list),
-            Route("/api/v2/assets/{uid}/data/{submission_id:int}/", self.data_detail),
+            Route(
+                "/api/v2/assets/{uid}/data/{submission_id:int}/", self.data_detail, methods=["GET", "DELETE"]
+            ),
+            Route("/api/v2/assets/{uid}/history/", self.history_list),
             Route("/api/v2/assets/{uid}/data", self.add_slash),
             Route("/api/v2/assets/{uid}/versions/", self.version_list),
             Route("/api/v2/assets/{uid}/versions/{version_uid}/", self.version_detail),
@@ -451,11 +496,37 @@ class KoboApp:
         if (denied := self._authenticate(request)) is not None:
             return denied
         uid = request.path_params["uid"]
+        if request.method == "DELETE":
+            # kpi/views/v2/data.py DataViewSet.destroy: 204 without a body, 404 for an unknown id
+            found = uid in self.world.assets and self.world.delete(uid, request.path_params["submission_id"])
+            return Response(status_code=204) if found else _detail(404, "Not found.")
         index = self.world.submissions(uid) if uid in self.world.assets else None
         row = index.row_by_id(request.path_params["submission_id"]) if index is not None else None
         if row is None:
             return _detail(404, "Not found.")
         return _located(request, index.file.read([row])[0])
+
+    async def history_list(self, request: Request) -> Response:
+        """kobo/apps/audit_log/views.py ProjectHistoryLogViewSet.list (see kobo_history.py)."""
+        if (denied := self._authenticate(request)) is not None:
+            return denied
+        uid = request.path_params["uid"]
+        if uid not in self.world.assets or not self._format_ok(request):
+            return _detail(404, "Not found.")
+        if not self.manage_asset:
+            return _detail(403, "You do not have permission to perform this action.")
+        self.world.submissions(uid)  # a change on disk is logged before it is listed
+        try:
+            entries = self.world.history.listing(uid, request.query_params.get("q", ""))
+        except UnsupportedField:
+            return _detail(400, "Not supported field lookup")
+        limit = _lenient_limit(request.query_params.get("limit"))
+        start = _lenient_start(request.query_params.get("start") or request.query_params.get("offset"))
+        following, previous = page_links(str(request.url), start, limit, len(entries))
+        base = str(request.base_url).rstrip("/")
+        results = [serialized(e, base) for e in entries[start : start + limit]]
+        page = {"count": len(entries), "next": following, "previous": previous, "results": results}
+        return _located(request, orjson.dumps(page))
 
     async def reload(self, request: Request) -> Response:
         self.world.reload()
