@@ -19,6 +19,7 @@ import dlt
 import duckdb
 import pyarrow as pa
 
+from extract.pending import SourceBusy, clean_dead_run_files, finish_pending, source_lock
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
 from sangam.config import (
     ConfigError,
@@ -51,6 +52,8 @@ class SourceResult:
     runs: int = 0
     error: str | None = None
     run_id: str | None = None
+    # rows (also counted in `rows`) of the load an interrupted run left, which this run finished first
+    resumed_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +89,9 @@ class LoadReport:
             head = f"  {r.source:<12} {r.kind:<12} {r.status.upper():<6} {r.duration_s:8.1f}s"
             if r.ok:
                 tables = ", ".join(f"{t}={n}" for t, n in r.rows.items()) or "nothing new"
+                if r.resumed_rows:
+                    resumed = ", ".join(f"{t}={n}" for t, n in r.resumed_rows.items())
+                    tables += f" (incl. an interrupted run's load, finished first: {resumed})"
                 lines.append(f"{head}  {tables}")
             else:
                 lines.append(f"{head}  {r.error}")
@@ -247,8 +253,11 @@ def run_source(
     result = SourceResult(source=source_cfg.name, kind=source_cfg.kind, status="ok")
     secrets = secret_values(source_cfg)
     warehouse_path = Path(warehouse_path or config.warehouse.path)
+    held = contextlib.ExitStack()
     try:
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
+        held.enter_context(source_lock(pipeline, source_cfg.name))
+        _finish_interrupted(pipeline, result)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
             # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
@@ -272,12 +281,25 @@ def run_source(
         result.status = "failed"
         result.error = scrub(_describe(exc), secrets)
         log.error("%s: failed: %s", source_cfg.name, result.error)
-        _record_failure(warehouse_path, source_cfg, started_at, result)
+        if not isinstance(exc, SourceBusy):  # the live run records its own loads
+            _record_failure(warehouse_path, source_cfg, started_at, result)
+    finally:
+        held.close()
     result.duration_s = round(time.perf_counter() - started, 3)
-    for table in list(result.rows):
-        if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
-            result.rows.pop(table)
+    for counts in (result.rows, result.resumed_rows):
+        for table in list(counts):
+            if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
+                counts.pop(table)
     return result
+
+
+def _finish_interrupted(pipeline: dlt.Pipeline, result: SourceResult) -> None:
+    """Clean and load what a killed run left (dlt would load it instead of extracting), counting its rows."""
+    clean_dead_run_files(pipeline)
+    for run_id in finish_pending(pipeline):
+        for table, n in _table_counts(pipeline, run_id).items():
+            result.resumed_rows[table] = result.resumed_rows.get(table, 0) + n
+            result.rows[table] = result.rows.get(table, 0) + n
 
 
 def _failed_forms(pipeline: dlt.Pipeline, run_id: str) -> list[str]:
