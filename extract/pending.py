@@ -40,9 +40,11 @@ class SourceBusy(ExtractError):
 
 
 @contextlib.contextmanager
-def source_lock(pipeline: dlt.Pipeline, source: str) -> Iterator[None]:
-    """Hold the source's lock for a run; fail at once, naming the holder's PID, if another run holds it."""
-    path = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"
+def source_lock(path: Path, source: str) -> Iterator[None]:
+    """Hold the source's lock file for a run; fail at once, naming the holder's PID, if another run holds it.
+
+    Taken before dlt opens the pipeline: dlt wipes a working folder that has no state yet (a first run).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -59,6 +61,12 @@ def source_lock(pipeline: dlt.Pipeline, source: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing drops the flock; the file stays (deleting it would race a waiting run)
+
+
+def recover(pipeline: dlt.Pipeline) -> list[str]:
+    """Clean and finish what killed runs left (hold `source_lock`); the run ids of the loads finished."""
+    clean_dead_run_files(pipeline)
+    return finish_pending(pipeline)
 
 
 def clean_dead_run_files(pipeline: dlt.Pipeline) -> int:

@@ -19,7 +19,7 @@ import dlt
 import duckdb
 import pyarrow as pa
 
-from extract.pending import SourceBusy, clean_dead_run_files, finish_pending, source_lock
+from extract.pending import SourceBusy, recover, source_lock
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
 from sangam.config import (
     ConfigError,
@@ -195,10 +195,7 @@ def build_pipeline(
         warehouse_path = config.warehouse.path
     warehouse_path = Path(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    if not pipelines_dir:
-        # one working dir per warehouse file: two warehouses side by side never share cursors
-        pipelines_dir = WarehouseConfig(warehouse_path, warehouse_path, warehouse_path).dlt_pipelines_dir
-    pipelines_dir = Path(pipelines_dir)
+    pipelines_dir = _pipelines_dir(warehouse_path, pipelines_dir)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     # dlt keeps every loaded file and the last staged copy of each merged table by default: at 1M
     # submissions that is ~170 MB of parquet per first load, and a second copy of personal answers in the
@@ -206,11 +203,28 @@ def build_pipeline(
     dlt.config["load.delete_completed_jobs"] = True
     dlt.config["load.truncate_staging_dataset"] = True
     return dlt.pipeline(
-        pipeline_name=f"sangam_{source_cfg.name}",
+        pipeline_name=_pipeline_name(source_cfg),
         destination=dlt.destinations.duckdb(credentials=str(warehouse_path)),
         dataset_name=source_cfg.dataset,
         pipelines_dir=str(pipelines_dir),
     )
+
+
+def _pipelines_dir(warehouse_path: Path, pipelines_dir: Path | str | None) -> Path:
+    # one working dir per warehouse file: two warehouses side by side never share cursors
+    if pipelines_dir:
+        return Path(pipelines_dir)
+    return WarehouseConfig(warehouse_path, warehouse_path, warehouse_path).dlt_pipelines_dir
+
+
+def _pipeline_name(source_cfg: Source) -> str:
+    return f"sangam_{source_cfg.name}"
+
+
+def lock_source(source_cfg: Source, warehouse_path: Path | str, pipelines_dir: Path | str | None = None):
+    """The lock a run holds on one source's dlt pipeline (see extract.pending.source_lock)."""
+    folder = _pipelines_dir(Path(warehouse_path), pipelines_dir)
+    return source_lock(folder / f"{_pipeline_name(source_cfg)}.lock", source_cfg.name)
 
 
 def _pending_resources(pipeline: dlt.Pipeline) -> list[str]:
@@ -255,8 +269,8 @@ def run_source(
     warehouse_path = Path(warehouse_path or config.warehouse.path)
     held = contextlib.ExitStack()
     try:
+        held.enter_context(lock_source(source_cfg, warehouse_path, pipelines_dir))
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
-        held.enter_context(source_lock(pipeline, source_cfg.name))
         _finish_interrupted(pipeline, result)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
@@ -295,8 +309,7 @@ def run_source(
 
 def _finish_interrupted(pipeline: dlt.Pipeline, result: SourceResult) -> None:
     """Clean and load what a killed run left (dlt would load it instead of extracting), counting its rows."""
-    clean_dead_run_files(pipeline)
-    for run_id in finish_pending(pipeline):
+    for run_id in recover(pipeline):
         for table, n in _table_counts(pipeline, run_id).items():
             result.resumed_rows[table] = result.resumed_rows.get(table, 0) + n
             result.rows[table] = result.rows.get(table, 0) + n

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from demo.emulators import running
-from demo.generator import KOBO_ASSET_UIDS, evolve
+from demo.generator import KOBO_ASSET_UIDS, evolve, generate
 from extract.run import load_sources
 from sangam.config import load_config, parse_config
 from tests.extract.conftest import config_doc
@@ -128,17 +128,19 @@ KILL_POINTS = {
     "kobo-merge": ("merge", '"raw_kobo"."child_health" ', "kobo", True),
     "odk-after-load-recorded": ("archive", "sangam_odk", "odk", True),
 }
+# a few pages per form at 20 rows a page: enough to kill between pages, small enough for seven kills
+KILL_WORLD_SUBMISSIONS = 250
 DATA_SUFFIXES = (".parquet", ".jsonl", ".gz", ".sql", ".insert_values", ".csv")
 
 
 @pytest.fixture(scope="module")
-def worlds(demo_world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Day 0 and day 1 of the demo world, the emulators serving a `live` copy, and the tables and row
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Day 0 and day 1 of a small demo world, the emulators serving a `live` copy, and the tables and row
     counts of two uninterrupted runs (day 0, then day 1) to compare every killed-and-rerun load with."""
     tmp = tmp_path_factory.mktemp("kills")
     day0, day1, live = tmp / "day0", tmp / "day1", tmp / "live"
-    shutil.copytree(demo_world, day0)
-    shutil.copytree(demo_world, day1)
+    generate(day0, submissions=KILL_WORLD_SUBMISSIONS, seed=42)
+    shutil.copytree(day0, day1)
     evolve(day1, 7)
     shutil.copytree(day0, live)
     with running(live) as em:
@@ -281,3 +283,37 @@ def _assert_no_duplicates(wh: Path, dataset: str) -> None:
         for (table,) in staged:  # no second copy of personal answers stays in staging
             n = con.execute(f'select count(*) from "{dataset}_staging"."{table}"').fetchone()[0]
             assert n == 0, table
+
+
+def test_a_live_runs_files_are_left_alone_a_dead_ones_removed(demo_world: Path, tmp_path: Path) -> None:
+    """The lock tells the files of a live run (kept, and the second run stands back naming its PID) from
+    those a killed run left (removed by the next run)."""
+    wh = tmp_path / "wh.duckdb"
+    cfg = parse_config(config_doc("http://127.0.0.1:9", "http://127.0.0.1:9", demo_world / "sheets", wh))
+    first = load_sources(cfg, only=["sheets"])
+    assert first.ok, first.summary()
+    pipelines = tmp_path / "dlt_pipelines" / "wh"
+    half = pipelines / "sangam_sheets/normalize/a1b2c3d4/new/1.2/new_jobs/field_workers.x1.0.parquet"
+    half.parent.mkdir(parents=True)
+    half.write_bytes(b"PAR1" + bytes(4096))
+    hold = (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); print('held', flush=True); "
+        "time.sleep(300)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(pipelines / "sangam_sheets.lock")], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        busy = load_sources(cfg, only=["sheets"]).result("sheets")
+        assert not busy.ok
+        assert f"another extract run (PID {holder.pid})" in (busy.error or "")
+        assert half.exists()
+    finally:
+        holder.kill()
+        holder.wait(30)
+    report = load_sources(cfg, only=["sheets"])
+    assert report.ok, report.summary()
+    assert not half.exists()
+    assert not (pipelines / "sangam_sheets/normalize/a1b2c3d4").exists()
