@@ -101,8 +101,12 @@ def clean_dead_run_files(pipeline: dlt.Pipeline) -> int:
 
 
 def _remove(path: Path) -> int:
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
-    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    if not path.is_dir():
+        size = path.stat().st_size if path.exists() else 0
+        path.unlink(missing_ok=True)
+        return size
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    shutil.rmtree(path, ignore_errors=True)
     return size
 
 
@@ -118,8 +122,9 @@ def finish_pending(pipeline: dlt.Pipeline) -> list[str]:
     storage = pipeline._get_load_storage()  # dlt offers no public access to a package's job files
     packages = storage.normalized_packages
     run_ids: list[str] = []
+    to_load = False
     for load_id in pipeline.list_normalized_load_packages():
-        if packages.has_abort_flag(load_id):
+        if packages.has_abort_flag(load_id):  # `dlt pipeline … abort-packages` asked dlt to drop it
             continue
         log.warning("%s: finishing load package %s that an interrupted run left", pipeline.pipeline_name,
                     load_id)  # fmt: skip
@@ -128,7 +133,8 @@ def finish_pending(pipeline: dlt.Pipeline) -> list[str]:
             _archive(pipeline, storage, load_id)
         else:
             _undo_uncertain_jobs(pipeline, packages, load_id)
-    if pipeline.list_normalized_load_packages():
+            to_load = True
+    if to_load:
         pipeline.load()
     return run_ids
 
@@ -148,13 +154,22 @@ def _run_ids(packages: PackageStorage, load_id: str) -> list[str]:
 
 def _already_loaded(pipeline: dlt.Pipeline, load_id: str) -> bool:
     """The kill came after dlt recorded the package in `_dlt_loads` but before it archived it."""
-    try:
-        with pipeline.sql_client() as c:
-            rows = c.execute_sql(
-                f"SELECT 1 FROM {c.make_qualified_table_name('_dlt_loads')} WHERE load_id = %s", load_id
-            )
-    except Exception:  # no _dlt_loads yet: nothing was ever loaded
-        return False
+    with pipeline.sql_client() as c:
+        if not _exists(c, "_dlt_loads"):  # nothing was ever loaded
+            return False
+        rows = c.execute_sql(
+            f"SELECT 1 FROM {c.make_qualified_table_name('_dlt_loads')} WHERE load_id = %s", load_id
+        )
+    return bool(rows)
+
+
+def _exists(c, table_name: str) -> bool:
+    """Whether the table is in the client's dataset (the staging one inside `with_staging_dataset`)."""
+    rows = c.execute_sql(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        c.dataset_name,
+        table_name,
+    )
     return bool(rows)
 
 
@@ -182,7 +197,7 @@ def _truncate_staging(pipeline: dlt.Pipeline, tables: set[str]) -> None:
         return
     with pipeline.sql_client() as c, c.with_staging_dataset():
         for t in sorted(tables):
-            with contextlib.suppress(Exception):  # a staging table not created yet holds nothing
+            if _exists(c, t):  # a staging table not created yet holds nothing
                 c.execute_sql(f"DELETE FROM {c.make_qualified_table_name(t)}")
 
 
@@ -230,10 +245,8 @@ def _has_load_id(schema, job: ParsedLoadJobFileName) -> bool:
 
 def _delete_rows(pipeline: dlt.Pipeline, table_name: str, where: str, *args) -> None:
     with pipeline.sql_client() as c:
-        try:
+        if _exists(c, table_name):  # else nothing of it was loaded
             c.execute_sql(f"DELETE FROM {c.make_qualified_table_name(table_name)} t WHERE {where}", *args)
-        except Exception as exc:  # the table does not exist yet: nothing of it was loaded
-            log.debug("%s: nothing to undo: %s", table_name, exc)
 
 
 def _delete_file_rows(pipeline: dlt.Pipeline, schema, job: ParsedLoadJobFileName, path: str) -> None:
