@@ -125,6 +125,14 @@ KILL_POINTS = {
         "kobo",
         True,
     ),
+    # a main table merged without de-duplication (each load holds a submission once): a copy job run twice
+    # would store its submissions twice, and later runs re-merge only the submissions that change
+    "kobo-load-main-table-committed": (
+        "committed",
+        "sangam_kobo/load/normalized/child_health.",
+        "kobo",
+        True,
+    ),
     "kobo-merge": ("merge", '"raw_kobo"."child_health" ', "kobo", True),
     "odk-after-load-recorded": ("archive", "sangam_odk", "odk", True),
 }
