@@ -19,6 +19,7 @@ import dlt
 import duckdb
 import pyarrow as pa
 
+from extract.pending import SourceBusy, recover, source_lock
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
 from sangam.config import (
     ConfigError,
@@ -52,6 +53,8 @@ class SourceResult:
     error: str | None = None
     run_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # rows (also counted in `rows`) of the load an interrupted run left, which this run finished first
+    resumed_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +92,9 @@ class LoadReport:
             head = f"  {r.source:<12} {r.kind:<12} {status:<6} {r.duration_s:8.1f}s"
             if r.ok:
                 tables = ", ".join(f"{t}={n}" for t, n in r.rows.items()) or "nothing new"
+                if r.resumed_rows:
+                    resumed = ", ".join(f"{t}={n}" for t, n in r.resumed_rows.items())
+                    tables += f" (incl. an interrupted run's load, finished first: {resumed})"
                 lines.append(f"{head}  {tables}")
             else:
                 lines.append(f"{head}  {r.error}")
@@ -198,10 +204,7 @@ def build_pipeline(
         warehouse_path = config.warehouse.path
     warehouse_path = Path(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    if not pipelines_dir:
-        # one working dir per warehouse file: two warehouses side by side never share cursors
-        pipelines_dir = WarehouseConfig(warehouse_path, warehouse_path, warehouse_path).dlt_pipelines_dir
-    pipelines_dir = Path(pipelines_dir)
+    pipelines_dir = _pipelines_dir(warehouse_path, pipelines_dir)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     # dlt keeps every loaded file and the last staged copy of each merged table by default: at 1M
     # submissions that is ~170 MB of parquet per first load, and a second copy of personal answers in the
@@ -209,11 +212,28 @@ def build_pipeline(
     dlt.config["load.delete_completed_jobs"] = True
     dlt.config["load.truncate_staging_dataset"] = True
     return dlt.pipeline(
-        pipeline_name=f"sangam_{source_cfg.name}",
+        pipeline_name=_pipeline_name(source_cfg),
         destination=dlt.destinations.duckdb(credentials=str(warehouse_path)),
         dataset_name=source_cfg.dataset,
         pipelines_dir=str(pipelines_dir),
     )
+
+
+def _pipelines_dir(warehouse_path: Path, pipelines_dir: Path | str | None) -> Path:
+    # one working dir per warehouse file: two warehouses side by side never share cursors
+    if pipelines_dir:
+        return Path(pipelines_dir)
+    return WarehouseConfig(warehouse_path, warehouse_path, warehouse_path).dlt_pipelines_dir
+
+
+def _pipeline_name(source_cfg: Source) -> str:
+    return f"sangam_{source_cfg.name}"
+
+
+def lock_source(source_cfg: Source, warehouse_path: Path | str, pipelines_dir: Path | str | None = None):
+    """The lock a run holds on one source's dlt pipeline (see extract.pending.source_lock)."""
+    folder = _pipelines_dir(Path(warehouse_path), pipelines_dir)
+    return source_lock(folder / f"{_pipeline_name(source_cfg)}.lock", source_cfg.name)
 
 
 def _pending_resources(pipeline: dlt.Pipeline) -> list[str]:
@@ -256,8 +276,11 @@ def run_source(
     result = SourceResult(source=source_cfg.name, kind=source_cfg.kind, status="ok")
     secrets = secret_values(source_cfg)
     warehouse_path = Path(warehouse_path or config.warehouse.path)
+    held = contextlib.ExitStack()
     try:
+        held.enter_context(lock_source(source_cfg, warehouse_path, pipelines_dir))
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
+        _finish_interrupted(pipeline, result)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
             # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
@@ -281,13 +304,17 @@ def run_source(
         result.status = "failed"
         result.error = scrub(_describe(exc), secrets)
         log.error("%s: failed: %s", source_cfg.name, result.error)
-        _record_failure(warehouse_path, source_cfg, started_at, result)
+        if not isinstance(exc, SourceBusy):  # the live run records its own loads
+            _record_failure(warehouse_path, source_cfg, started_at, result)
+    finally:
+        held.close()
     if isinstance(source_cfg, SpreadsheetSource):
         _sheet_warnings(warehouse_path, source_cfg, result)
     result.duration_s = round(time.perf_counter() - started, 3)
-    for table in list(result.rows):
-        if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
-            result.rows.pop(table)
+    for counts in (result.rows, result.resumed_rows):
+        for table in list(counts):
+            if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
+                counts.pop(table)
     return result
 
 
@@ -301,6 +328,14 @@ def _sheet_warnings(warehouse_path: Path, source_cfg: SpreadsheetSource, result:
             log.warning("%s: %s", source_cfg.name, w)
         if result.status == "ok":
             result.status = "warning"
+
+
+def _finish_interrupted(pipeline: dlt.Pipeline, result: SourceResult) -> None:
+    """Clean and load what a killed run left (dlt would load it instead of extracting), counting its rows."""
+    for run_id in recover(pipeline):
+        for table, n in _table_counts(pipeline, run_id).items():
+            result.resumed_rows[table] = result.resumed_rows.get(table, 0) + n
+            result.rows[table] = result.rows.get(table, 0) + n
 
 
 def _failed_forms(pipeline: dlt.Pipeline, run_id: str) -> list[str]:

@@ -92,7 +92,8 @@ def build_source_assets(
     config: SangamConfig, source: Source, extra_tables: Iterable[str] = ()
 ) -> dg.AssetsDefinition | None:
     """The dagster-dlt assets of one source, or None when the extractor for its kind is not installed."""
-    from extract.run import build_pipeline, build_source
+    from extract.pending import recover
+    from extract.run import build_pipeline, build_source, lock_source
 
     try:
         with _placeholder_secrets(source):
@@ -118,24 +119,29 @@ def build_source_assets(
     def _extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource, sangam: SangamConfigResource):
         cfg = sangam.load(require_secrets=False)
         src = cfg.source(source.name)
-        pipeline = build_pipeline(src, cfg.warehouse.path, config=cfg)
         by_key: dict[dg.AssetKey, list[dict]] = {}
         rows: dict[dg.AssetKey, dict[str, int]] = {}
-        runs = 0
-        while runs < MAX_RUNS:
-            limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
-            run_source = build_source(src, cfg, **limits)
-            for event in dlt.run(context=context, dlt_source=run_source, dlt_pipeline=pipeline,
-                                 dagster_dlt_translator=SangamDltTranslator(src),
-                                 loader_file_format="parquet"):  # fmt: skip
-                key = event.asset_key
-                by_key.setdefault(key, []).append(dict(event.metadata or {}))
-                for table, n in _table_rows(pipeline, key.path[-1]).items():
-                    rows.setdefault(key, {})[table] = rows.get(key, {}).get(table, 0) + n
-            runs += 1
-            if not bounded or not _has_resume_point(pipeline):
-                break
-            context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
+        # a live run of this source (cron beside the daemon) keeps its files; a killed one's are cleaned, and
+        # its pending load finished before this run extracts (dlt would otherwise only finish it)
+        with lock_source(src, cfg.warehouse.path):
+            pipeline = build_pipeline(src, cfg.warehouse.path, config=cfg)
+            if finished := recover(pipeline):
+                context.log.info(f"{src.name}: finished the load of interrupted run(s) {', '.join(finished)}")
+            runs = 0
+            while runs < MAX_RUNS:
+                limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
+                run_source = build_source(src, cfg, **limits)
+                for event in dlt.run(context=context, dlt_source=run_source, dlt_pipeline=pipeline,
+                                     dagster_dlt_translator=SangamDltTranslator(src),
+                                     loader_file_format="parquet"):  # fmt: skip
+                    key = event.asset_key
+                    by_key.setdefault(key, []).append(dict(event.metadata or {}))
+                    for table, n in _table_rows(pipeline, key.path[-1]).items():
+                        rows.setdefault(key, {})[table] = rows.get(key, {}).get(table, 0) + n
+                runs += 1
+                if not bounded or not _has_resume_point(pipeline):
+                    break
+                context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
         issues = sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else {}
         for key, metas in by_key.items():
             metadata = _merge(metas)
