@@ -420,7 +420,7 @@ def test_reload_after_evolve_serves_the_next_day(demo_world: Path, tmp_path: Pat
         assert served == sorted(on_disk, key=lambda s: s["_id"])
 
 
-def test_serve_command_runs_both_servers_until_interrupted(world: Path) -> None:
+def test_serve_command_runs_every_server_until_interrupted(world: Path) -> None:
     import re
     import signal
     import subprocess
@@ -437,16 +437,19 @@ def test_serve_command_runs_both_servers_until_interrupted(world: Path) -> None:
         "0",
         "--odk-port",
         "0",
+        "--dhis2-port",
+        "0",
     ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
         urls = re.findall(r"http://127\.0\.0\.1:\d+", line)
-        assert len(urls) == 2, line
-        kobo_url, odk_url = urls
+        assert len(urls) == 3, line
+        kobo_url, odk_url, dhis2_url = urls
         assert httpx.get(f"{kobo_url}/api/v2/assets/", headers=_auth()).json()["count"] == 2
         assert httpx.get(f"{odk_url}/v1/projects").status_code == 401
+        assert httpx.get(f"{dhis2_url}/api/dataSets").status_code == 401
         assert os.environ["SANGAM_KOBO_TOKEN"] not in line
     finally:
         process.send_signal(signal.SIGINT)
