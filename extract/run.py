@@ -52,6 +52,7 @@ class SourceResult:
     error: str | None = None
     run_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    form_changes: list[str] = field(default_factory=list)  # plain words, one line per changed form version
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,7 @@ class LoadReport:
             else:
                 lines.append(f"{head}  {r.error}")
             lines.extend(f"      ! {w}" for w in r.warnings)
+            lines.extend(f"      form changed: {c}" for c in r.form_changes)
         warned = sum(r.status == "warning" for r in self.results)
         if not self.ok:
             lines.append(f"{len(self.failed)} source(s) failed.")
@@ -284,6 +286,8 @@ def run_source(
         _record_failure(warehouse_path, source_cfg, started_at, result)
     if isinstance(source_cfg, SpreadsheetSource):
         _sheet_warnings(warehouse_path, source_cfg, result)
+    elif result.runs:
+        _form_changes(warehouse_path, source_cfg, result)
     result.duration_s = round(time.perf_counter() - started, 3)
     for table in list(result.rows):
         if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
@@ -299,6 +303,19 @@ def _sheet_warnings(warehouse_path: Path, source_cfg: SpreadsheetSource, result:
     if result.warnings:
         for w in result.warnings:
             log.warning("%s: %s", source_cfg.name, w)
+        if result.status == "ok":
+            result.status = "warning"
+
+
+def _form_changes(warehouse_path: Path, source_cfg: Source, result: SourceResult) -> None:
+    """Record how the source's form definitions changed since the last run (extract.form_changes)."""
+    from extract.form_changes import describe, record_form_changes
+
+    try:
+        result.form_changes = describe(record_form_changes(warehouse_path, source_cfg.name, source_cfg.dataset))
+    except duckdb.Error as exc:  # the load itself stands: say so instead of failing it
+        result.warnings.append(f"form changes could not be recorded: {exc}")
+        log.warning("%s: form changes could not be recorded: %s", source_cfg.name, exc)
         if result.status == "ok":
             result.status = "warning"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.alerts import alert_on_run_failure
+from orchestration.alerts import alert_on_form_changes, alert_on_run_failure
 from orchestration.assets_bi import SupersetResource, superset_dashboards
 from orchestration.assets_extract import build_extract_assets
 from orchestration.assets_publish import build_publish_assets
@@ -59,7 +59,7 @@ def build_definitions(
         asset_checks=checks,
         jobs=build_jobs(config),
         schedules=build_schedules(config),
-        sensors=[*build_sensors(config), alert_on_run_failure],
+        sensors=[*build_sensors(config), alert_on_run_failure, alert_on_form_changes],
         resources={**build_resources(config, sources_path), "superset": SupersetResource()},
     )
 
