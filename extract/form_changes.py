@@ -36,7 +36,8 @@ _WORDS_ORDER = ("question_added", "question_removed", "type_changed", "label_cha
                 "choice_removed")  # fmt: skip
 _CHANGES_DDL = """(source VARCHAR, form VARCHAR, version VARCHAR, kind VARCHAR, question VARCHAR,
     detail VARCHAR, detected_at TIMESTAMP)"""
-_SNAPSHOT_DDL = "(source VARCHAR, form VARCHAR, version VARCHAR, versions VARCHAR, definition VARCHAR, taken_at TIMESTAMP)"
+_SNAPSHOT_DDL = """(source VARCHAR, form VARCHAR, version VARCHAR, versions VARCHAR, definition VARCHAR,
+    taken_at TIMESTAMP)"""
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,10 @@ def describe(changes: list[FormChange]) -> list[str]:
     by_form: dict[tuple[str, str | None], list[str]] = {}
     for c in changes:
         by_form.setdefault((c.form, c.version), []).append(c.words)
-    return [f"{form} {version or '(no version)'}: " + "; ".join(words) for (form, version), words in by_form.items()]
+    return [
+        f"{form} {version or '(no version)'}: " + "; ".join(words)
+        for (form, version), words in by_form.items()
+    ]
 
 
 def _type(row: dict) -> str:
@@ -160,7 +164,9 @@ def diff(source: str, form: str, old: Definition, new: Definition) -> list[FormC
             out.append(change("label_changed", q.name, f"'{before.label}' → '{q.label}'"))
         elif json.loads(before.labels) != json.loads(q.labels):
             out.append(change("label_changed", q.name, f"translations: {before.labels} → {q.labels}"))
-    out += [change("question_removed", q.name, q.type) for p, q in old.questions.items() if p not in new.questions]
+    out += [
+        change("question_removed", q.name, q.type) for p, q in old.questions.items() if p not in new.questions
+    ]
     for key, label in new.choices.items():
         list_name, name = key.split("/", 1)
         if key not in old.choices:
@@ -221,7 +227,11 @@ def record_form_changes(warehouse_path: Path | str, source: str, dataset: str) -
                             recorded.append(c)
                 elif not new.questions:
                     continue
-                if previous is None or previous.as_json() != new.as_json() or previous.versions != new.versions:
+                if (
+                    previous is None
+                    or previous.as_json() != new.as_json()
+                    or previous.versions != new.versions
+                ):
                     con.execute(f'delete from "{dataset}".{SNAPSHOT_TABLE} where form = ?', [form])
                     con.execute(
                         f'insert into "{dataset}".{SNAPSHOT_TABLE} values (?, ?, ?, ?, ?, ?)',

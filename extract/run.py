@@ -312,7 +312,9 @@ def _form_changes(warehouse_path: Path, source_cfg: Source, result: SourceResult
     from extract.form_changes import describe, record_form_changes
 
     try:
-        result.form_changes = describe(record_form_changes(warehouse_path, source_cfg.name, source_cfg.dataset))
+        result.form_changes = describe(
+            record_form_changes(warehouse_path, source_cfg.name, source_cfg.dataset)
+        )
     except duckdb.Error as exc:  # the load itself stands: say so instead of failing it
         result.warnings.append(f"form changes could not be recorded: {exc}")
         log.warning("%s: form changes could not be recorded: %s", source_cfg.name, exc)

@@ -248,7 +248,8 @@ def alert_on_form_changes(context: dg.RunStatusSensorContext, alerts: AlertChann
     changes = form_change_lines(context.instance, run.run_id)
     if not changes:
         return
-    alert = Alert(job_name=run.job_name, run_id=run.run_id, failed_steps=(), error="",
-                  run_url=f"{dagster_url()}/runs/{run.run_id}", form_changes=tuple(changes), failed=False)  # fmt: skip
+    url = f"{dagster_url()}/runs/{run.run_id}"
+    alert = Alert(job_name=run.job_name, run_id=run.run_id, failed_steps=(), error="", run_url=url,
+                  form_changes=tuple(changes), failed=False)  # fmt: skip
     sent = send_alert(alerts, alert)
     context.log.info(f"form-change alert for run {run.run_id} sent via {', '.join(sent) or 'no channel'}")

@@ -137,7 +137,9 @@ def build_source_assets(
             if not bounded or not _has_resume_point(pipeline):
                 break
             context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
-        issues = sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else form_change_metadata(cfg, src)
+        issues = (
+            sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else form_change_metadata(cfg, src)
+        )
         for key, metas in by_key.items():
             metadata = _merge(metas)
             metadata.update(issues.get(key.path[-1], {}))
@@ -198,7 +200,9 @@ def form_change_metadata(config: SangamConfig, source: Source) -> dict[str, dict
         warning = dg.MetadataValue.json([f"form changes could not be recorded: {exc}"])
         return {form.table: {"warnings": warning} for form in source.forms}
     return {
-        form.table: {"form_changes": dg.MetadataValue.json(describe([c for c in changes if c.form == form.table]))}
+        form.table: {
+            "form_changes": dg.MetadataValue.json(describe([c for c in changes if c.form == form.table]))
+        }
         for form in source.forms
     }
 

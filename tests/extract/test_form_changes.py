@@ -65,7 +65,9 @@ def test_relabel_in_plain_words() -> None:
     before = definition_of([_field("w", "1", label="Weight (kg)")], [], None)
     after = definition_of([_field("w", "2", label="Child's weight (kg)")], [], before)
     changes = diff("odk", "f", before, after)
-    assert changes == [FormChange("odk", "f", "2", "label_changed", "w", "'Weight (kg)' → 'Child's weight (kg)'")]
+    assert changes == [
+        FormChange("odk", "f", "2", "label_changed", "w", "'Weight (kg)' → 'Child's weight (kg)'")
+    ]
     assert describe(changes) == ["f 2: 'Weight (kg)' relabelled"]
 
 
@@ -96,11 +98,12 @@ def _kobo_v3(content: dict) -> None:
     by_name["weight_kg"]["label"] = ["Child's weight (kg)", by_name["weight_kg"]["label"][1]]
     by_name["child_id"]["type"] = "barcode"
     at = survey.index(by_name["vaccines"]) + 1
-    survey.insert(at, {"$kuid": "hc3k9", "type": "decimal", "name": "head_circ_cm", "$autoname": "head_circ_cm",
-                       "$xpath": "children/child/head_circ_cm", "label": ["Head circumference (cm)", "सिर की परिधि"],
+    head = ["Head circumference (cm)", "सिर की परिधि"]
+    survey.insert(at, {"$kuid": "hc3k9", "type": "decimal", "name": "head_circ_cm", "label": head,
+                       "$autoname": "head_circ_cm", "$xpath": "children/child/head_circ_cm",
                        "required": False})  # fmt: skip
-    content["choices"].append({"name": "other", "$kuid": "sx3o1", "label": ["Other", "अन्य"], "list_name": "sex",
-                               "$autovalue": "other"})  # fmt: skip
+    other = {"name": "other", "$kuid": "sx3o1", "label": ["Other", "अन्य"], "list_name": "sex"}
+    content["choices"].append({**other, "$autovalue": "other"})
     content["settings"]["version"] = "v3"
 
 
@@ -153,7 +156,9 @@ def _odk_delivery_v2() -> F.Form:
         if row.get("name") == "sex":
             survey.append(F.q("decimal", "baby_length_cm", "Length at birth (cm)", "जन्म के समय लंबाई (से.मी.)"))
     choices = [c for c in form.choices if c["list_name"] != "delivery_type"]
-    choices.append({"list_name": "sex", "name": "other", "label::English (en)": "Other", "label::Hindi (hi)": "अन्य"})
+    choices.append(
+        {"list_name": "sex", "name": "other", "label::English (en)": "Other", "label::Hindi (hi)": "अन्य"}
+    )
     return F.Form(form.form_id, form.title, "v2", form.server, survey, choices)
 
 
@@ -184,8 +189,9 @@ def test_odk_new_published_version_is_recorded_once(world, make_config) -> None:
     assert second.form_changes == [
         "delivery v2: added baby_length_cm (decimal); removed birth_weight_kg; delivery_type retyped "
         "select_one delivery_type → text; 'Place of delivery' relabelled; new choice 'other' (Other) in sex; "
-        "choice 'assisted' (Assisted) removed from delivery_type; choice 'caesarean' (Caesarean) removed from "
-        "delivery_type; choice 'normal' (Normal) removed from delivery_type"
+        "choice 'assisted' (Assisted) removed from delivery_type; "
+        "choice 'caesarean' (Caesarean) removed from delivery_type; "
+        "choice 'normal' (Normal) removed from delivery_type"
     ]
 
     third = run_source(src, config)
