@@ -76,3 +76,14 @@ def test_new_odk_version_in_metadata_summary_and_webhook(demo_world: Path, tmp_p
         assert changes == [] and "Form changes:" not in summarize_run(instance, third.run_id).text()
         _alert(instance, third, "SANGAM_TEST_WEBHOOK")
         assert len(posts) == 1
+
+
+def test_a_failed_run_alert_also_carries_its_form_changes() -> None:
+    from orchestration.alerts import Alert
+
+    line = "raw_kobo: child_health v3: added muac_cm (decimal); removed oedema"
+    alert = Alert("full_refresh", "r1", ("dbt_build",), "dbt_build: boom", "http://x/runs/r1", (line,))
+    assert alert.title == "Sangam run failed: full_refresh"
+    assert "Error: dbt_build: boom\nForm changes:\n  " + line in alert.text
+    body = alert.slack_payload()["blocks"][-1]["text"]["text"]
+    assert "dbt_build: boom" in body and line in body
