@@ -92,7 +92,7 @@ class FormChange:
         if self.kind == "type_changed":
             return f"{self.question} retyped {self.detail}"
         if self.kind == "label_changed":
-            if self.detail.startswith("translations"):
+            if self.detail.startswith(("translations", "(no label)")):
                 return f"{self.question} relabelled in translation"
             return f"{self.detail.split(' → ', 1)[0]} relabelled"
         if self.kind == "choice_added":
@@ -161,7 +161,7 @@ def diff(source: str, form: str, old: Definition, new: Definition) -> list[FormC
         if before.type != q.type:
             out.append(change("type_changed", q.name, f"{before.type} → {q.type}"))
         if before.label != q.label:
-            out.append(change("label_changed", q.name, f"'{before.label}' → '{q.label}'"))
+            out.append(change("label_changed", q.name, f"{_quoted(before.label)} → {_quoted(q.label)}"))
         elif json.loads(before.labels) != json.loads(q.labels):
             out.append(change("label_changed", q.name, f"translations: {before.labels} → {q.labels}"))
     out += [
@@ -172,12 +172,16 @@ def diff(source: str, form: str, old: Definition, new: Definition) -> list[FormC
         if key not in old.choices:
             out.append(change("choice_added", list_name, f"'{name}' ({label})"))
         elif old.choices[key] != label:
-            out.append(change("label_changed", key, f"'{old.choices[key]}' → '{label}'"))
+            out.append(change("label_changed", key, f"{_quoted(old.choices[key])} → {_quoted(label)}"))
     for key, label in old.choices.items():
         if key not in new.choices:
             list_name, name = key.split("/", 1)
             out.append(change("choice_removed", list_name, f"'{name}' ({label})"))
     return sorted(out, key=lambda c: (_WORDS_ORDER.index(c.kind), c.question, c.detail))
+
+
+def _quoted(label: str | None) -> str:
+    return f"'{label}'" if label is not None else "(no label)"
 
 
 def _exists(con: duckdb.DuckDBPyConnection, dataset: str, table: str) -> bool:
