@@ -92,8 +92,10 @@ class FormChange:
         if self.kind == "type_changed":
             return f"{self.question} retyped {self.detail}"
         if self.kind == "label_changed":
-            if self.detail.startswith(("translations", "(no label)")):
+            if self.detail.startswith("translations"):
                 return f"{self.question} relabelled in translation"
+            if self.detail.startswith("(no label)"):
+                return f"{self.question} labelled"
             return f"{self.detail.split(' → ', 1)[0]} relabelled"
         if self.kind == "choice_added":
             return f"new choice {self.detail} in {self.question}"
