@@ -55,6 +55,7 @@ class SourceResult:
     warnings: list[str] = field(default_factory=list)
     # rows (also counted in `rows`) of the load an interrupted run left, which this run finished first
     resumed_rows: dict[str, int] = field(default_factory=dict)
+    form_changes: list[str] = field(default_factory=list)  # plain words, one line per changed form version
 
     @property
     def ok(self) -> bool:
@@ -99,6 +100,7 @@ class LoadReport:
             else:
                 lines.append(f"{head}  {r.error}")
             lines.extend(f"      ! {w}" for w in r.warnings)
+            lines.extend(f"      form changed: {c}" for c in r.form_changes)
         warned = sum(r.status == "warning" for r in self.results)
         if not self.ok:
             lines.append(f"{len(self.failed)} source(s) failed.")
@@ -310,6 +312,8 @@ def run_source(
         held.close()
     if isinstance(source_cfg, SpreadsheetSource):
         _sheet_warnings(warehouse_path, source_cfg, result)
+    elif result.runs:
+        _form_changes(warehouse_path, source_cfg, result)
     result.duration_s = round(time.perf_counter() - started, 3)
     for counts in (result.rows, result.resumed_rows):
         for table in list(counts):
@@ -336,6 +340,21 @@ def _finish_interrupted(pipeline: dlt.Pipeline, result: SourceResult) -> None:
         for table, n in _table_counts(pipeline, run_id).items():
             result.resumed_rows[table] = result.resumed_rows.get(table, 0) + n
             result.rows[table] = result.rows.get(table, 0) + n
+
+
+def _form_changes(warehouse_path: Path, source_cfg: Source, result: SourceResult) -> None:
+    """Record how the source's form definitions changed since the last run (extract.form_changes)."""
+    from extract.form_changes import describe, record_form_changes
+
+    try:
+        result.form_changes = describe(
+            record_form_changes(warehouse_path, source_cfg.name, source_cfg.dataset)
+        )
+    except duckdb.Error as exc:  # the load itself stands: say so instead of failing it
+        result.warnings.append(f"form changes could not be recorded: {exc}")
+        log.warning("%s: form changes could not be recorded: %s", source_cfg.name, exc)
+        if result.status == "ok":
+            result.status = "warning"
 
 
 def _failed_forms(pipeline: dlt.Pipeline, run_id: str) -> list[str]:

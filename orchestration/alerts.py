@@ -33,18 +33,22 @@ class Alert:
     failed_steps: tuple[str, ...]
     error: str
     run_url: str
+    form_changes: tuple[str, ...] = ()  # plain words, one line per changed form version
+    failed: bool = True  # False: a run that succeeded but changed forms (alert_on_form_changes)
 
     @property
     def title(self) -> str:
-        return f"Sangam run failed: {self.job_name}"
+        return f"Sangam run {'failed' if self.failed else 'changed forms'}: {self.job_name}"
 
     @property
     def text(self) -> str:
-        steps = ", ".join(self.failed_steps) or "(no step failed: the run itself failed)"
-        return (
-            f"{self.title}\nRun: {self.run_id}\nFailed steps: {steps}\nError: {self.error}\n"
-            f"Details: {self.run_url}"
-        )
+        lines = [self.title, f"Run: {self.run_id}"]
+        if self.failed:
+            steps = ", ".join(self.failed_steps) or "(no step failed: the run itself failed)"
+            lines += [f"Failed steps: {steps}", f"Error: {self.error}"]
+        if self.form_changes:
+            lines += ["Form changes:", *(f"  {c}" for c in self.form_changes)]
+        return "\n".join([*lines, f"Details: {self.run_url}"])
 
     def slack_payload(self) -> dict:
         """Slack's incoming-webhook format (`text` plus blocks), which Mattermost also accepts."""
@@ -60,9 +64,13 @@ class Alert:
                         {"type": "mrkdwn", "text": "*Failed steps*\n" + (", ".join(steps) or "-")},
                     ],
                 },
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"```{self.error[:2800]}```"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"```{self._body()[:2800]}```"}},
             ],
         }
+
+    def _body(self) -> str:
+        changes = "\n".join(["Form changes:", *self.form_changes]) if self.form_changes else ""
+        return "\n".join(p for p in (self.error if self.failed else "", changes) if p)
 
 
 def dagster_url() -> str:
@@ -92,6 +100,16 @@ def failed_check_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return lines
 
 
+def form_change_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The form changes the run's extract assets recorded (their `form_changes` metadata), in plain words."""
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        mat = entry.dagster_event.event_specific_data.materialization
+        changes = getattr((mat.metadata or {}).get("form_changes"), "value", None) or []
+        lines += [f"{mat.asset_key.path[0]}: {c}" for c in changes]
+    return lines
+
+
 def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
     steps = []
     messages = []
@@ -113,6 +131,7 @@ def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
         failed_steps=tuple(steps),
         error=error,
         run_url=f"{dagster_url()}/runs/{run.run_id}",
+        form_changes=tuple(form_change_lines(context.instance, run.run_id)),
     )
 
 
@@ -215,3 +234,22 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertChann
         context.log.info(f"alert for run {alert.run_id} sent via {', '.join(sent)}")
     else:
         context.log.info("no alert channel configured (SANGAM_ALERT_WEBHOOK / SANGAM_SMTP_HOST)")
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="alert_on_form_changes",
+    description="Posts the same message when a run that succeeded found changed form definitions.",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+)
+def alert_on_form_changes(context: dg.RunStatusSensorContext, alerts: AlertChannels) -> None:
+    run = context.dagster_run
+    changes = form_change_lines(context.instance, run.run_id)
+    if not changes:
+        return
+    url = f"{dagster_url()}/runs/{run.run_id}"
+    alert = Alert(job_name=run.job_name, run_id=run.run_id, failed_steps=(), error="", run_url=url,
+                  form_changes=tuple(changes), failed=False)  # fmt: skip
+    sent = send_alert(alerts, alert)
+    context.log.info(f"form-change alert for run {run.run_id} sent via {', '.join(sent) or 'no channel'}")

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 import dagster as dg
+import duckdb
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -22,7 +23,7 @@ from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource
 from sangam.config import SangamConfig, Source
 
 log = logging.getLogger("sangam.orchestration")
-METADATA_TABLES = ("form_fields", "form_choices", "_sangam_loads")
+METADATA_TABLES = ("form_fields", "form_choices", "form_changes", "_sangam_loads")
 # Pages per dlt run for the survey servers: a long first load commits (and can resume) every chunk.
 PAGES_PER_RUN = 200
 MAX_RUNS = 10_000
@@ -142,7 +143,9 @@ def build_source_assets(
                 if not bounded or not _has_resume_point(pipeline):
                     break
                 context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
-        issues = sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else {}
+        issues = (
+            sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else form_change_metadata(cfg, src)
+        )
         for key, metas in by_key.items():
             metadata = _merge(metas)
             metadata.update(issues.get(key.path[-1], {}))
@@ -190,6 +193,24 @@ def sheet_issue_metadata(config: SangamConfig, source: Source) -> dict[str, dict
             "unparsed_dates": dg.MetadataValue.json(unparsed),
         }
     return out
+
+
+def form_change_metadata(config: SangamConfig, source: Source) -> dict[str, dict[str, dg.MetadataValue]]:
+    """Per form: how its definition changed since the last run (extract.form_changes records it now), in
+    the words the run summary and the alerts use. A form with no change gets an empty list."""
+    from extract.form_changes import describe, record_form_changes
+
+    try:
+        changes = record_form_changes(config.warehouse.path, source.name, source.dataset)
+    except duckdb.Error as exc:  # the load itself stands: say so on every form instead of failing it
+        warning = dg.MetadataValue.json([f"form changes could not be recorded: {exc}"])
+        return {form.table: {"warnings": warning} for form in source.forms}
+    return {
+        form.table: {
+            "form_changes": dg.MetadataValue.json(describe([c for c in changes if c.form == form.table]))
+        }
+        for form in source.forms
+    }
 
 
 def _has_resume_point(pipeline) -> bool:

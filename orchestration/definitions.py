@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.alerts import alert_on_run_failure
+from orchestration.alerts import alert_on_form_changes, alert_on_run_failure
 from orchestration.assets_bi import SupersetResource, superset_dashboards
 from orchestration.assets_dhis2 import build_dhis2_definitions
 from orchestration.assets_extract import build_extract_assets
@@ -65,7 +65,7 @@ def build_definitions(
         asset_checks=checks,
         jobs=[*build_jobs(config), *dhis2_jobs],
         schedules=[*build_schedules(config), *dhis2_schedules],
-        sensors=[*build_sensors(config), alert_on_run_failure],
+        sensors=[*build_sensors(config), alert_on_run_failure, alert_on_form_changes],
         resources={**build_resources(config, sources_path), "superset": SupersetResource()},
     )
 

@@ -26,6 +26,7 @@ class RunSummary:
     status: str = ""
     rows_loaded: dict[str, dict[str, int]] = field(default_factory=dict)  # source asset → table → rows
     warnings: dict[str, list[str]] = field(default_factory=dict)  # source asset → what a person must fix
+    form_changes: dict[str, list[str]] = field(default_factory=dict)  # form asset → its definition's changes
     models_built: list[str] = field(default_factory=list)
     checks: list[CheckLine] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
@@ -54,6 +55,10 @@ class RunSummary:
             lines.append("Warnings:")
         for asset, messages in sorted(self.warnings.items()):
             lines.extend(f"  {asset}: {m}" for m in messages)
+        if self.form_changes:
+            lines.append("Form changes:")
+        for asset, changes in sorted(self.form_changes.items()):
+            lines.extend(f"  {asset}: {c}" for c in changes)
         lines.append(f"Models built: {len(self.models_built)}")
         failed = self.checks_failed
         lines.append(f"Checks: {self.checks_passed} passed, {len(failed)} failed")
@@ -76,6 +81,7 @@ class RunSummary:
             "run_summary": dg.MetadataValue.md("```\n" + self.text() + "\n```"),
             "rows_loaded": dg.MetadataValue.json(self.rows_loaded),
             "warnings": dg.MetadataValue.json(self.warnings),
+            "form_changes": dg.MetadataValue.json(self.form_changes),
             "models_built": dg.MetadataValue.int(len(self.models_built)),
             "checks_passed": dg.MetadataValue.int(self.checks_passed),
             "checks_failed": dg.MetadataValue.int(len(self.checks_failed)),
@@ -111,6 +117,8 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, config=None) -> Run
                 if "rows_by_table" in md:
                     rows = _value(md["rows_by_table"]) or {}
                     summary.rows_loaded[key.to_user_string()] = {k: int(v) for k, v in rows.items()}
+                if _value(md.get("form_changes")):
+                    summary.form_changes[key.to_user_string()] = [str(c) for c in _value(md["form_changes"])]
                 if _value(md.get("warnings")):
                     summary.warnings[key.to_user_string()] = [str(w) for w in _value(md["warnings"])]
             elif key == PUBLISH_KEY:

@@ -24,7 +24,7 @@ from quality.settings import QualitySettings
 
 SPEC_PATH = Path(__file__).with_name("checks.yaml")
 SERVING_TABLES_PATH = Path(__file__).with_name("serving_tables.yaml")
-RAW_METADATA_TABLES = {"form_fields", "form_choices"}
+RAW_METADATA_TABLES = {"form_fields", "form_choices", "form_changes"}
 INTEGER_TYPES = {
     "TINYINT",
     "SMALLINT",

@@ -290,3 +290,18 @@ def test_phone_shaped_values_are_masked_in_samples(paths: ServingPaths) -> None:
             "age_years": 3,
         }
     ]
+
+
+def test_form_changes_table_is_metadata_not_a_sheet_to_check(paths: ServingPaths) -> None:
+    """extract.form_changes writes raw_<source>.form_changes and _sangam_form_snapshot: no raw check
+    reads them as a data table (a `sheet` without `_source_file` would fail required_columns)."""
+    from extract.form_changes import FORM_CHANGES_TABLE, SNAPSHOT_TABLE
+
+    sql(paths, f"create table raw_kobo.{FORM_CHANGES_TABLE} (source varchar, form varchar, version varchar, "
+               "kind varchar, question varchar, detail varchar, detected_at timestamp)")  # fmt: skip
+    sql(paths, f"insert into raw_kobo.{FORM_CHANGES_TABLE} values ('kobo', 'child_health', 'v3', "
+               "'question_added', 'muac_cm', 'decimal', now()::timestamp)")  # fmt: skip
+    sql(paths, f"create table raw_kobo.{SNAPSHOT_TABLE} (form varchar)")
+    raw = run_checks(paths.warehouse_path, paths, stage="raw")
+    assert raw.passed and not raw.warnings, raw.warnings
+    assert not [r for r in raw.results if r.table in (FORM_CHANGES_TABLE, SNAPSHOT_TABLE)]
