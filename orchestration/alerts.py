@@ -17,6 +17,7 @@ import dagster as dg
 import httpx
 
 from orchestration.resources import AlertChannels
+from orchestration.summary import summarize_run
 
 log = logging.getLogger("sangam.orchestration")
 MAX_ERROR_CHARS = 1500
@@ -26,6 +27,12 @@ class AlertError(RuntimeError):
     """Every configured alert channel failed."""
 
 
+# A run started by `python -m orchestration.run` carries this tag: that process alerts for it itself (it knows
+# when the run is over, and an ephemeral instance has no daemon), so the daemon's sensor leaves the run alone.
+ALERTED_BY_TAG = "sangam/alerted_by"
+CLI_ALERTS = "orchestration.run"
+
+
 @dataclass(frozen=True)
 class Alert:
     job_name: str
@@ -33,6 +40,7 @@ class Alert:
     failed_steps: tuple[str, ...]
     error: str
     run_url: str
+    summary: str = ""  # the run summary (rows loaded, models built, checks, published or not)
 
     @property
     def title(self) -> str:
@@ -41,10 +49,11 @@ class Alert:
     @property
     def text(self) -> str:
         steps = ", ".join(self.failed_steps) or "(no step failed: the run itself failed)"
-        return (
+        text = (
             f"{self.title}\nRun: {self.run_id}\nFailed steps: {steps}\nError: {self.error}\n"
             f"Details: {self.run_url}"
         )
+        return f"{text}\n\n{self.summary}" if self.summary else text
 
     def slack_payload(self) -> dict:
         """Slack's incoming-webhook format (`text` plus blocks), which Mattermost also accepts."""
@@ -61,6 +70,11 @@ class Alert:
                     ],
                 },
                 {"type": "section", "text": {"type": "mrkdwn", "text": f"```{self.error[:2800]}```"}},
+                *(
+                    [{"type": "section", "text": {"type": "mrkdwn", "text": f"```{self.summary[:2800]}```"}}]
+                    if self.summary
+                    else []
+                ),
             ],
         }
 
@@ -92,28 +106,37 @@ def failed_check_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return lines
 
 
-def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
+def alert_for_run(instance: dg.DagsterInstance, run_id: str, fallback: str = "run failed") -> Alert:
+    """The alert of a finished run, read from its event log (the same for the sensor and the cron path):
+    each failed step with its root error, the failed blocking checks, and the run summary."""
     steps = []
     messages = []
-    for event in context.get_step_failure_events():
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
         steps.append(event.step_key or "?")
         data = event.step_failure_data
         if data and data.error:
             messages.append(f"{event.step_key}: {_root_message(data.error)}")
     if not messages:
-        messages.append(context.failure_event.message or "run failed")
-    messages += failed_check_lines(context.instance, context.dagster_run.run_id)
+        failures = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        messages.append((failures[-1].dagster_event.message if failures else None) or fallback)
+    messages += failed_check_lines(instance, run_id)
     error = "\n".join(messages)
     if len(error) > MAX_ERROR_CHARS:
         error = error[:MAX_ERROR_CHARS] + " …"
-    run = context.dagster_run
+    run = instance.get_run_by_id(run_id)
     return Alert(
-        job_name=run.job_name,
-        run_id=run.run_id,
+        job_name=run.job_name if run else "?",
+        run_id=run_id,
         failed_steps=tuple(steps),
         error=error,
-        run_url=f"{dagster_url()}/runs/{run.run_id}",
+        run_url=f"{dagster_url()}/runs/{run_id}",
+        summary=summarize_run(instance, run_id).text(),
     )
+
+
+def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
+    return alert_for_run(context.instance, context.dagster_run.run_id, context.failure_event.message or "")
 
 
 def post_webhook(url: str, alert: Alert, timeout_s: float = 10.0) -> None:
@@ -209,6 +232,9 @@ def send_alert(channels: AlertChannels, alert: Alert) -> list[str]:
     monitor_all_code_locations=False,
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertChannels) -> None:
+    if context.dagster_run.tags.get(ALERTED_BY_TAG) == CLI_ALERTS:
+        context.log.info(f"run {context.dagster_run.run_id} was started by {CLI_ALERTS}, which alerts for it")
+        return
     alert = alert_from_failure(context)
     sent = send_alert(alerts, alert)
     if sent:
