@@ -32,6 +32,7 @@ from sangam.config import (
     WarehouseConfig,
     secret,
 )
+from sangam.warehouse_lock import WarehouseLocked, connect, retry_while_locked
 
 log = logging.getLogger("sangam.extract")
 
@@ -253,11 +254,14 @@ def run_source(
         while result.runs < MAX_RUNS:
             # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
             run_id = result.run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-            if bounded:
-                source = build_source(source_cfg, config, max_pages=bounded, run_id=run_id, **overrides)
-            else:
-                source = build_source(source_cfg, config, run_id=run_id, **overrides)
-            pipeline.run(source, loader_file_format="parquet")
+            limits = {"max_pages": bounded} if bounded else {}
+
+            def attempt(run_id: str = run_id, limits: dict = limits) -> None:
+                # a fresh source per attempt: a failed attempt may have consumed the last one's pages
+                source = build_source(source_cfg, config, run_id=run_id, **limits, **overrides)
+                pipeline.run(source, loader_file_format="parquet")
+
+            retry_while_locked(attempt, warehouse_path, config.warehouse.lock_wait_s)
             result.runs += 1
             form_errors = _failed_forms(pipeline, run_id)
             if form_errors:
@@ -272,7 +276,9 @@ def run_source(
         result.status = "failed"
         result.error = scrub(_describe(exc), secrets)
         log.error("%s: failed: %s", source_cfg.name, result.error)
-        _record_failure(warehouse_path, source_cfg, started_at, result)
+        # the warehouse still locked after the wait: recording the failure would wait for nothing
+        wait = 0 if isinstance(exc, WarehouseLocked) else config.warehouse.lock_wait_s
+        _record_failure(warehouse_path, source_cfg, started_at, result, wait)
     result.duration_s = round(time.perf_counter() - started, 3)
     for table in list(result.rows):
         if table.startswith("_sangam") or table in ("form_fields", "form_choices"):
@@ -302,13 +308,14 @@ def _describe(exc: BaseException) -> str:
     while (e := (e.__cause__ or e.__context__)) is not None and len(chain) < 20:
         chain.append(e)
     for e in chain:
-        if isinstance(e, ExtractError | ConfigError):
+        if isinstance(e, ExtractError | ConfigError | WarehouseLocked):
             return str(e)
     inner = chain[-1]
     return f"{type(inner).__name__}: {inner}"[:1000]
 
 
-def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result: SourceResult) -> None:
+def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result: SourceResult,
+                    lock_wait_s: float | None = None) -> None:  # fmt: skip
     """A failed run still leaves a `_sangam_loads` row (the pipeline itself stored nothing)."""
     row = {
         "load_id": result.run_id, "source": source_cfg.name, "form": "*", "table_name": None, "rows": 0,
@@ -317,13 +324,13 @@ def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result
         "status": "failed", "error": result.error,
     }  # fmt: skip
     try:
-        with duckdb.connect(str(warehouse_path)) as con:
+        with connect(warehouse_path, lock_wait_s) as con:
             con.register("failed_load", pa.Table.from_pylist([row], schema=LOADS_SCHEMA))
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{source_cfg.dataset}"')
             name = f'"{source_cfg.dataset}"."{LOADS_TABLE}"'
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM failed_load LIMIT 0")
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM failed_load")
-    except duckdb.Error as exc:
+    except (duckdb.Error, WarehouseLocked) as exc:
         log.warning("%s: could not record the failed load: %s", source_cfg.name, exc)
 
 

@@ -20,6 +20,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from orchestration.jobs import source_group
 from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource
 from sangam.config import SangamConfig, Source
+from sangam.warehouse_lock import retry_while_locked
 
 log = logging.getLogger("sangam.orchestration")
 METADATA_TABLES = ("form_fields", "form_choices", "_sangam_loads")
@@ -124,10 +125,15 @@ def build_source_assets(
         runs = 0
         while runs < MAX_RUNS:
             limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
-            run_source = build_source(src, cfg, **limits)
-            for event in dlt.run(context=context, dlt_source=run_source, dlt_pipeline=pipeline,
-                                 dagster_dlt_translator=SangamDltTranslator(src),
-                                 loader_file_format="parquet"):  # fmt: skip
+
+            def attempt(limits: dict = limits) -> list:
+                # a fresh source per attempt (a failed one may have consumed pages)
+                return list(dlt.run(context=context, dlt_source=build_source(src, cfg, **limits),
+                                    dlt_pipeline=pipeline, dagster_dlt_translator=SangamDltTranslator(src),
+                                    loader_file_format="parquet"))  # fmt: skip
+
+            # an analyst's client on warehouse.duckdb: wait for it, then fail naming its PID
+            for event in retry_while_locked(attempt, cfg.warehouse.path, cfg.warehouse.lock_wait_s):
                 key = event.asset_key
                 by_key.setdefault(key, []).append(dict(event.metadata or {}))
                 for table, n in _table_rows(pipeline, key.path[-1]).items():

@@ -32,6 +32,7 @@ class QualitySettings:
     serving_path: Path
     area: Area
     personal_fields: tuple[str, ...]
+    lock_wait_s: float | None = None  # warehouse.lock_wait_seconds (None: sangam.warehouse_lock's default)
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -74,4 +75,5 @@ def load_settings(config: Any = None) -> QualitySettings:
             **{k: float(_get(area, k)) for k in ("min_lat", "max_lat", "min_lon", "max_lon")},
         ),
         personal_fields=tuple(str(f) for f in personal),
+        lock_wait_s=_get(warehouse, "lock_wait_s", _get(warehouse, "lock_wait_seconds")),
     )
