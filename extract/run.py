@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
+from extract.type_changes import changes_since
 from sangam.config import (
     ConfigError,
     KoboForm,
@@ -52,6 +53,7 @@ class SourceResult:
     runs: int = 0
     error: str | None = None
     run_id: str | None = None
+    schema_changes: list[str] = field(default_factory=list)  # columns widened by this run (type_changes)
 
     @property
     def ok(self) -> bool:
@@ -90,6 +92,7 @@ class LoadReport:
                 lines.append(f"{head}  {tables}")
             else:
                 lines.append(f"{head}  {r.error}")
+            lines += [f"    type change: {change}" for change in r.schema_changes]
         lines.append("All sources loaded." if self.ok else f"{len(self.failed)} source(s) failed.")
         return "\n".join(lines)
 
@@ -269,6 +272,7 @@ def run_source(
                 result.error = scrub("; ".join(form_errors), secrets)
             for table, n in _table_counts(pipeline, run_id).items():
                 result.rows[table] = result.rows.get(table, 0) + n
+            result.schema_changes = changes_since(pipeline, started_at)
             if not bounded or not _pending_resources(pipeline):
                 break
             log.info("%s: continuing the backlog (run %d)", source_cfg.name, result.runs + 1)

@@ -1,0 +1,71 @@
+"""A question whose type changes in a new form version (integer → text, as when pregnancy_registration.age_years
+starts taking answers like "12a") never blocks the source: the column widens to VARCHAR keeping every stored
+answer as text, the new answers load as sent, the change is reported, and later runs load as usual."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from demo.emulators import running
+from demo.generator.retype import redeploy_kobo_retyped
+from extract.run import LoadReport, run_source
+
+
+def _q(wh: Path, sql: str):
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _column_type(wh: Path, schema: str, table: str, column: str) -> str:
+    rows = _q(wh, "select data_type from information_schema.columns where table_schema = "
+                  f"'{schema}' and table_name = '{table}' and column_name = '{column}'")  # fmt: skip
+    return rows[0][0]
+
+
+def test_kobo_integer_question_retyped_to_text_loads_and_is_reported(world_copy: Path, make_config) -> None:
+    with running(world_copy) as servers:
+        config = make_config(servers.kobo_url, servers.odk_url, world_copy / "sheets")
+        src = next(s for s in config.sources if s.kind == "kobo")
+        wh = config.warehouse.path
+        first = run_source(src, config)
+        assert first.ok, first.error
+        assert _column_type(wh, "raw_kobo", "pregnancy_registration", "age_years") == "BIGINT"
+        before = dict(_q(wh, "select submission_id, age_years from raw_kobo.pregnancy_registration"))
+
+        vuid = redeploy_kobo_retyped(world_copy, "pregnancy_registration", "age_years", "text",
+                                     ["12a", "27", None])  # fmt: skip
+        httpx.post(f"{servers.kobo_url}/_emulator/reload").raise_for_status()
+        second = run_source(src, config)
+        assert second.ok, second.error
+        assert second.rows["pregnancy_registration"] >= 3
+
+        assert _column_type(wh, "raw_kobo", "pregnancy_registration", "age_years") == "VARCHAR"
+        after = dict(_q(wh, "select submission_id, age_years from raw_kobo.pregnancy_registration"))
+        for sid, age in before.items():  # every stored answer kept, as text
+            assert after[sid] == (None if age is None else str(age))
+        new = _q(wh, "select age_years from raw_kobo.pregnancy_registration "
+                     f"where form_version = '{vuid}' order by submission_id")  # fmt: skip
+        assert [r[0] for r in new] == ["12a", "27", None]
+        fields = _q(wh, "select type, form_version from raw_kobo.form_fields "
+                        "where form = 'pregnancy_registration' and name = 'age_years'")  # fmt: skip
+        assert fields == [("text", vuid)]
+
+        # reported: the run summary names the table, column, the types and the form version
+        assert second.schema_changes, second
+        change = second.schema_changes[0]
+        for part in ("pregnancy_registration.age_years", "BIGINT", "VARCHAR", vuid):
+            assert part in change, change
+        summary = LoadReport([second], wh).summary()
+        assert change in summary
+        # the load of the run is recorded ok only because it is stored; nothing is left pending
+        statuses = {r[0] for r in _q(wh, "select distinct status from raw_kobo._sangam_loads "
+                                         f"where load_id = '{second.run_id}'")}  # fmt: skip
+        assert statuses == {"ok"}
+
+        third = run_source(src, config)
+        assert third.ok, third.error
+        assert not third.schema_changes  # reported once, when it happened
+        assert _q(wh, "select count(*) from raw_kobo.pregnancy_registration")[0][0] == len(after)
