@@ -1,4 +1,5 @@
-"""A form redeployed with one question's type changed, and new submissions made with that version.
+"""A form redeployed with one question's type changed, and new submissions made with that version (KoBo and
+ODK Central; the ODK rules are in `republish_odk_retyped`).
 
 KoBo follows kpi: deploying an edited form saves a new deployed AssetVersion (kpi/models/asset.py
 `Asset.save` → `create_version`; kpi/models/asset_version.py: `uid` 'v' + 21 characters, `content_hash`), the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +48,9 @@ def redeploy_kobo_retyped(
     vuid = "v" + hashlib.sha1(f"{uid}:{chash}".encode()).hexdigest()[:21]
     now = _now()
     url = f"{BASE_URL}/api/v2/assets/{uid}/versions/{vuid}/"
+    number = str(int(asset.get("version_count") or 0) + 1)
     version = {"uid": vuid, "url": url, "content_hash": chash, "date_deployed": now, "date_modified": now,
-               "version_number": str(int(asset.get("version_count") or 0) + 1), "content": content}  # fmt: skip
+               "version_number": number, "content": content}  # fmt: skip
     folder = kobo / "versions" / uid
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{vuid}.json").write_text(json.dumps(version, ensure_ascii=False, indent=1))
@@ -84,3 +87,65 @@ def redeploy_kobo_retyped(
         added.append(json.dumps(sub, ensure_ascii=False))
     subs_path.write_text("\n".join(lines + added) + "\n")
     return vuid
+
+
+def republish_odk_retyped(
+    data_dir: Path, project_id: int, xml_form_id: str, field: str, version: str, answers: list[Any]
+) -> None:
+    """Publish version `version` of ODK form `xml_form_id` in which `field` is a string, and add one
+    submission per value of `answers` made with it.
+
+    Central allows exactly this change (lib/model/query/forms.js `checkFieldDowncast`: any type may become a
+    string, nothing else changes type); `fields?odata=true` lists the published version's fields
+    (`getFields(currentDefId)`), and OData types every submission's values by them
+    (lib/formats/odata.js), so the old submissions' answers come back as strings too."""
+    folder = Path(data_dir) / "odk" / "forms" / str(project_id) / xml_form_id
+    fields_path = folder / "fields.json"
+    fields = json.loads(fields_path.read_text())
+    matched = [f for f in fields if f.get("name") == field]
+    if not matched:
+        raise ValueError(f"{xml_form_id} has no field {field!r}")
+    for f in matched:
+        f["type"] = "string"
+    fields_path.write_text(json.dumps(fields, indent=1))
+    path = matched[0]["path"]
+
+    xml_path = folder / "form.xml"
+    xml = xml_path.read_text()
+    xml = re.sub(rf'(<data id="{re.escape(xml_form_id)}" version=")[^"]*(")', rf"\g<1>{version}\g<2>", xml)
+    xml = re.sub(rf'(<bind nodeset="/data{re.escape(path)}" type=")[^"]*(")', r"\g<1>string\g<2>", xml)
+    xml = re.sub(rf'(<bind nodeset="/data{re.escape(path)}"[^>]*?) constraint="[^"]*"', r"\g<1>", xml)
+    xml_path.write_text(xml)
+
+    form_path = folder / "form.json"
+    form = json.loads(form_path.read_text())
+    now = _now()[:23] + "Z"
+    body = xml.encode()
+    form.update(version=version, publishedAt=now, updatedAt=now, hash=hashlib.md5(body).hexdigest(),
+                sha=hashlib.sha1(body).hexdigest(), sha256=hashlib.sha256(body).hexdigest())  # fmt: skip
+    form_path.write_text(json.dumps(form, indent=2))
+
+    subs_path = folder / "Submissions.jsonl"
+    rows = [json.loads(line) for line in subs_path.read_text().splitlines() if line.strip()]
+    keys = path.strip("/").split("/")
+
+    def holder(row: dict) -> dict:
+        for k in keys[:-1]:
+            row = row.setdefault(k, {})
+        return row
+
+    for row in rows:  # typed by the current fields now: the old answers are strings
+        h = holder(row)
+        if h.get(keys[-1]) is not None:
+            h[keys[-1]] = str(h[keys[-1]])
+    template = rows[-1]
+    for i, value in enumerate(answers):
+        sub = copy.deepcopy(template)
+        sub_id = f"uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{xml_form_id}/{version}/{i}')}"
+        sub["__id"] = sub_id
+        sub.setdefault("meta", {})["instanceID"] = sub_id
+        sub["__system"].update(submissionDate=now, updatedAt=None, deletedAt=None, formVersion=version,
+                               reviewState=None, edits=0)  # fmt: skip
+        holder(sub)[keys[-1]] = value
+        rows.append(sub)
+    subs_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

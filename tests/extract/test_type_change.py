@@ -1,6 +1,7 @@
-"""A question whose type changes in a new form version (integer → text, as when pregnancy_registration.age_years
-starts taking answers like "12a") never blocks the source: the column widens to VARCHAR keeping every stored
-answer as text, the new answers load as sent, the change is reported, and later runs load as usual."""
+"""A question whose type changes in a new form version (integer → text, as when
+pregnancy_registration.age_years starts taking answers like "12a") never blocks the source: the column widens
+to VARCHAR keeping every stored answer as text, the new answers load as sent, the change is reported, and
+later runs load as usual."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import duckdb
 import httpx
 
 from demo.emulators import running
-from demo.generator.retype import redeploy_kobo_retyped
+from demo.generator.retype import redeploy_kobo_retyped, republish_odk_retyped
 from extract.run import LoadReport, run_source
 
 
@@ -69,3 +70,32 @@ def test_kobo_integer_question_retyped_to_text_loads_and_is_reported(world_copy:
         assert third.ok, third.error
         assert not third.schema_changes  # reported once, when it happened
         assert _q(wh, "select count(*) from raw_kobo.pregnancy_registration")[0][0] == len(after)
+
+
+def test_odk_field_downcast_to_string_loads_and_is_reported(world_copy: Path, make_config) -> None:
+    """Central lets a new version turn any field into a string (no other type change): the same widening."""
+    with running(world_copy) as servers:
+        config = make_config(servers.kobo_url, servers.odk_url, world_copy / "sheets")
+        src = next(s for s in config.sources if s.kind == "odk")
+        wh = config.warehouse.path
+        first = run_source(src, config)
+        assert first.ok, first.error
+        assert _column_type(wh, "raw_odk", "anc_visit", "visit_number") == "BIGINT"
+        before = dict(_q(wh, "select submission_id, visit_number from raw_odk.anc_visit"))
+
+        republish_odk_retyped(world_copy, src.project_id, "anc_visit", "visit_number", "v2", ["2a", "3"])
+        httpx.post(f"{servers.odk_url}/_emulator/reload").raise_for_status()
+        second = run_source(src, config)
+        assert second.ok, second.error
+        assert _column_type(wh, "raw_odk", "anc_visit", "visit_number") == "VARCHAR"
+        after = dict(_q(wh, "select submission_id, visit_number from raw_odk.anc_visit"))
+        for sid, n in before.items():
+            assert after[sid] == (None if n is None else str(n))
+        new = _q(wh, "select visit_number from raw_odk.anc_visit where form_version = 'v2' order by 1")
+        assert [r[0] for r in new] == ["2a", "3"]
+        assert len(second.schema_changes) == 1
+        change = second.schema_changes[0]
+        for part in ("odk/anc_visit", "anc_visit.visit_number", "BIGINT", "VARCHAR", "v2", "1 new value"):
+            assert part in change, change
+        third = run_source(src, config)
+        assert third.ok and not third.schema_changes, third
