@@ -19,8 +19,9 @@ import dlt
 import duckdb
 import pyarrow as pa
 
+from extract.load_status import load_failure_message, mark_failed_loads
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
-from extract.type_changes import changes_since
+from extract.type_changes import changes_since, repair_pending_packages
 from sangam.config import (
     ConfigError,
     KoboForm,
@@ -251,8 +252,12 @@ def run_source(
     result = SourceResult(source=source_cfg.name, kind=source_cfg.kind, status="ok")
     secrets = secret_values(source_cfg)
     warehouse_path = Path(warehouse_path or config.warehouse.path)
+    lock_wait = config.warehouse.lock_wait_s
+    pipeline: dlt.Pipeline | None = None
     try:
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
+        # a package normalized before a question was retyped would fail on every run: widen first
+        retry_while_locked(lambda: repair_pending_packages(pipeline), warehouse_path, lock_wait)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
             # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
@@ -264,7 +269,7 @@ def run_source(
                 source = build_source(source_cfg, config, run_id=run_id, **limits, **overrides)
                 pipeline.run(source, loader_file_format="parquet")
 
-            retry_while_locked(attempt, warehouse_path, config.warehouse.lock_wait_s)
+            retry_while_locked(attempt, warehouse_path, lock_wait)
             result.runs += 1
             form_errors = _failed_forms(pipeline, run_id)
             if form_errors:
@@ -278,10 +283,13 @@ def run_source(
             log.info("%s: continuing the backlog (run %d)", source_cfg.name, result.runs + 1)
     except Exception as exc:  # one failing source must not stop the others
         result.status = "failed"
-        result.error = scrub(_describe(exc), secrets)
+        described = pipeline and load_failure_message(exc, pipeline, source_cfg.name)
+        result.error = scrub(described or _describe(exc), secrets)
         log.error("%s: failed: %s", source_cfg.name, result.error)
+        if pipeline is not None and not isinstance(exc, WarehouseLocked):
+            mark_failed_loads(pipeline, result.run_id, result.error)  # `ok` rows of what did not load
         # the warehouse still locked after the wait: recording the failure would wait for nothing
-        wait = 0 if isinstance(exc, WarehouseLocked) else config.warehouse.lock_wait_s
+        wait = 0 if isinstance(exc, WarehouseLocked) else lock_wait
         _record_failure(warehouse_path, source_cfg, started_at, result, wait)
     result.duration_s = round(time.perf_counter() - started, 3)
     for table in list(result.rows):

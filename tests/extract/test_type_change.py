@@ -99,3 +99,45 @@ def test_odk_field_downcast_to_string_loads_and_is_reported(world_copy: Path, ma
             assert part in change, change
         third = run_source(src, config)
         assert third.ok and not third.schema_changes, third
+
+
+def test_a_package_stuck_on_a_retyped_question_is_marked_failed_then_loads(
+    world_copy: Path, make_config, monkeypatch
+) -> None:
+    """The installation the issue describes: a load package normalized without the widening fails on the
+    retyped column. That run's `_sangam_loads` rows of the table that did not load say `failed` (not `ok`),
+    the error names the source, form, column and what to do, and the next run widens the column and loads
+    the pending package instead of failing on it forever."""
+    import extract.tables
+    from extract.run import build_pipeline
+
+    with running(world_copy) as servers:
+        config = make_config(servers.kobo_url, servers.odk_url, world_copy / "sheets")
+        src = next(s for s in config.sources if s.kind == "kobo")
+        wh = config.warehouse.path
+        assert run_source(src, config).ok
+        redeploy_kobo_retyped(world_copy, "pregnancy_registration", "age_years", "text", ["12a"])
+        httpx.post(f"{servers.kobo_url}/_emulator/reload").raise_for_status()
+
+        with monkeypatch.context() as m:  # the loader as it was: no widening
+            m.setattr(extract.tables, "fit_stored_types", lambda table, name: table)
+            stuck = run_source(src, config)
+        assert not stuck.ok
+        for part in ("kobo/pregnancy_registration", "column age_years", "12a", "abort-packages"):
+            assert part in stuck.error, stuck.error
+        assert "Traceback" not in stuck.error
+        status = dict(_q(wh, "select table_name, status from raw_kobo._sangam_loads "
+                             f"where load_id = '{stuck.run_id}' and table_name is not null"))  # fmt: skip
+        assert status["pregnancy_registration"] == "failed"
+        assert build_pipeline(src, wh, config=config).list_normalized_load_packages()
+
+        healed = run_source(src, config)
+        assert healed.ok, healed.error
+        assert any(
+            "pregnancy_registration.age_years changed BIGINT → VARCHAR" in c for c in healed.schema_changes
+        )
+        assert _column_type(wh, "raw_kobo", "pregnancy_registration", "age_years") == "VARCHAR"
+        assert (
+            _q(wh, "select count(*) from raw_kobo.pregnancy_registration where age_years = '12a'")[0][0] == 1
+        )
+        assert not build_pipeline(src, wh, config=config).list_normalized_load_packages()
