@@ -71,6 +71,15 @@ def test_kobo_integer_question_retyped_to_text_loads_and_is_reported(world_copy:
         assert not third.schema_changes  # reported once, when it happened
         assert _q(wh, "select count(*) from raw_kobo.pregnancy_registration")[0][0] == len(after)
 
+        # dbt's staging model keeps the program's type: "27" reads as 27, "12a" as null (still "12a" in raw)
+        from transform.dbt_runner import build
+
+        built = build(wh, select="stg_kobo__pregnancy_registration", target_path=world_copy / "dbt_target")
+        assert built.success, built.failures
+        staged = _q(wh, "select s.age_years from staging.stg_kobo__pregnancy_registration s "
+                        f"where s.form_version = '{vuid}' order by s.submission_id")  # fmt: skip
+        assert [r[0] for r in staged] == [None, 27, None]
+
 
 def test_odk_field_downcast_to_string_loads_and_is_reported(world_copy: Path, make_config) -> None:
     """Central lets a new version turn any field into a string (no other type change): the same widening."""
