@@ -20,7 +20,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from orchestration.jobs import source_group
 from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource
 from sangam.config import SangamConfig, Source
-from sangam.warehouse_lock import retry_while_locked
+from sangam.warehouse_lock import WarehouseLocked, retry_while_locked
 
 log = logging.getLogger("sangam.orchestration")
 METADATA_TABLES = ("form_fields", "form_choices", "_sangam_loads")
@@ -93,7 +93,10 @@ def build_source_assets(
     config: SangamConfig, source: Source, extra_tables: Iterable[str] = ()
 ) -> dg.AssetsDefinition | None:
     """The dagster-dlt assets of one source, or None when the extractor for its kind is not installed."""
+    from extract.load_status import load_failure_message, mark_failed_loads
     from extract.run import build_pipeline, build_source
+    from extract.tables import new_run_id, utcnow
+    from extract.type_changes import changes_since, repair_pending_packages
 
     try:
         with _placeholder_secrets(source):
@@ -120,20 +123,35 @@ def build_source_assets(
         cfg = sangam.load(require_secrets=False)
         src = cfg.source(source.name)
         pipeline = build_pipeline(src, cfg.warehouse.path, config=cfg)
+        wait, started_at = cfg.warehouse.lock_wait_s, utcnow()
+        # a package normalized before a question was retyped would fail on every run: widen first
+        retry_while_locked(lambda: repair_pending_packages(pipeline), cfg.warehouse.path, wait)
         by_key: dict[dg.AssetKey, list[dict]] = {}
         rows: dict[dg.AssetKey, dict[str, int]] = {}
         runs = 0
         while runs < MAX_RUNS:
             limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
+            run_id = new_run_id(src.name)
 
-            def attempt(limits: dict = limits) -> list:
+            def attempt(limits: dict = limits, run_id: str = run_id) -> list:
                 # a fresh source per attempt (a failed one may have consumed pages)
-                return list(dlt.run(context=context, dlt_source=build_source(src, cfg, **limits),
-                                    dlt_pipeline=pipeline, dagster_dlt_translator=SangamDltTranslator(src),
+                source = build_source(src, cfg, run_id=run_id, **limits)
+                return list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
+                                    dagster_dlt_translator=SangamDltTranslator(src),
                                     loader_file_format="parquet"))  # fmt: skip
 
             # an analyst's client on warehouse.duckdb: wait for it, then fail naming its PID
-            for event in retry_while_locked(attempt, cfg.warehouse.path, cfg.warehouse.lock_wait_s):
+            try:
+                events = retry_while_locked(attempt, cfg.warehouse.path, wait)
+            except Exception as exc:
+                if isinstance(exc, WarehouseLocked):
+                    raise
+                message = load_failure_message(exc, pipeline, src.name)
+                mark_failed_loads(pipeline, run_id, message or f"{type(exc).__name__}: {exc}")
+                if message:
+                    raise LoadFailed(message) from exc
+                raise
+            for event in events:
                 key = event.asset_key
                 by_key.setdefault(key, []).append(dict(event.metadata or {}))
                 for table, n in _table_rows(pipeline, key.path[-1]).items():
@@ -142,6 +160,7 @@ def build_source_assets(
             if not bounded or not _has_resume_point(pipeline):
                 break
             context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
+        changes = changes_since(pipeline, started_at)
         for key, metas in by_key.items():
             metadata = _merge(metas)
             tables = sorted(rows.get(key, {}) | {key.path[-1]: 0})
@@ -151,6 +170,9 @@ def build_source_assets(
             if key.path[-1] in stored:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(stored[key.path[-1]])
             metadata["dlt_runs"] = dg.MetadataValue.int(runs)
+            form_changes = [c for c in changes if f"/{key.path[-1]}: " in c]
+            if form_changes:
+                metadata["schema_changes"] = dg.MetadataValue.json(form_changes)
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         extra_keys = [spec.key for spec in extra_specs]
         stored = _stored_rows(pipeline, [k.path[-1] for k in extra_keys])
@@ -163,6 +185,10 @@ def build_source_assets(
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
     return _extract
+
+
+class LoadFailed(RuntimeError):
+    """A load job failed on a table's data; the message names the source, form, column and what to do."""
 
 
 def _has_resume_point(pipeline) -> bool:

@@ -31,6 +31,7 @@ class RunSummary:
     published: bool = False
     published_tables: dict[str, int] = field(default_factory=dict)
     superset: str = ""
+    schema_changes: list[str] = field(default_factory=list)  # columns widened by a retyped question
 
     @property
     def checks_passed(self) -> int:
@@ -48,6 +49,7 @@ class RunSummary:
         for asset, tables in sorted(self.rows_loaded.items()):
             detail = ", ".join(f"{t}={n}" for t, n in sorted(tables.items())) or "nothing new"
             lines.append(f"  {asset:<36} {detail}")
+        lines += [f"  type change: {c}" for c in self.schema_changes]
         lines.append(f"Models built: {len(self.models_built)}")
         failed = self.checks_failed
         lines.append(f"Checks: {self.checks_passed} passed, {len(failed)} failed")
@@ -96,6 +98,7 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
                 if "rows_by_table" in md:
                     rows = _value(md["rows_by_table"]) or {}
                     summary.rows_loaded[key.to_user_string()] = {k: int(v) for k, v in rows.items()}
+                summary.schema_changes += list(_value(md.get("schema_changes")) or [])
             elif key == PUBLISH_KEY:
                 summary.published = True
                 summary.published_tables = dict(_value(md.get("tables")) or {})
