@@ -3,7 +3,8 @@
 dlt keeps a column's first type and loads later values into it: a text answer such as "12a" in a BIGINT
 column failed the whole load with DuckDB's ConversionException, and the package stayed pending, failing again
 on every run. Before a form's table goes to dlt (`fit_stored_types`, called for every main and repeat table),
-its Arrow types are compared with the types the pipeline already stored:
+its Arrow types are compared with the column types the warehouse holds (not dlt's schema, which a failed
+load leaves saying text while the column is still BIGINT):
 
 - the stored column is VARCHAR: the new values are cast to text (lossless; nothing to change);
 - otherwise the column widens to VARCHAR, as the newest form version says (docs/contracts.md §3: typed from
