@@ -19,8 +19,10 @@ import dlt
 import duckdb
 import pyarrow as pa
 
+from extract.load_status import load_failure_message, mark_failed_loads
 from extract.pending import SourceBusy, recover, source_lock
 from extract.tables import LOADS_SCHEMA, LOADS_TABLE, utcnow
+from extract.type_changes import changes_since, repair_pending_packages
 from sangam.config import (
     ConfigError,
     KoboForm,
@@ -33,6 +35,7 @@ from sangam.config import (
     WarehouseConfig,
     secret,
 )
+from sangam.warehouse_lock import WarehouseLocked, connect, retry_while_locked
 
 log = logging.getLogger("sangam.extract")
 
@@ -56,6 +59,7 @@ class SourceResult:
     # rows (also counted in `rows`) of the load an interrupted run left, which this run finished first
     resumed_rows: dict[str, int] = field(default_factory=dict)
     form_changes: list[str] = field(default_factory=list)  # plain words, one line per changed form version
+    schema_changes: list[str] = field(default_factory=list)  # columns widened by this run (type_changes)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +105,7 @@ class LoadReport:
                 lines.append(f"{head}  {r.error}")
             lines.extend(f"      ! {w}" for w in r.warnings)
             lines.extend(f"      form changed: {c}" for c in r.form_changes)
+            lines.extend(f"      type change: {c}" for c in r.schema_changes)
         warned = sum(r.status == "warning" for r in self.results)
         if not self.ok:
             lines.append(f"{len(self.failed)} source(s) failed.")
@@ -279,19 +284,26 @@ def run_source(
     secrets = secret_values(source_cfg)
     warehouse_path = Path(warehouse_path or config.warehouse.path)
     held = contextlib.ExitStack()
+    lock_wait = config.warehouse.lock_wait_s
+    pipeline: dlt.Pipeline | None = None
     try:
         held.enter_context(lock_source(source_cfg, warehouse_path, pipelines_dir))
         pipeline = build_pipeline(source_cfg, warehouse_path, pipelines_dir, config)
+        # a package normalized before a question was retyped would fail on every run: widen first
+        retry_while_locked(lambda: repair_pending_packages(pipeline), warehouse_path, lock_wait)
         _finish_interrupted(pipeline, result)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
         while result.runs < MAX_RUNS:
             # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
             run_id = result.run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-            if bounded:
-                source = build_source(source_cfg, config, max_pages=bounded, run_id=run_id, **overrides)
-            else:
-                source = build_source(source_cfg, config, run_id=run_id, **overrides)
-            pipeline.run(source, loader_file_format="parquet")
+            limits = {"max_pages": bounded} if bounded else {}
+
+            def attempt(run_id: str = run_id, limits: dict = limits) -> None:
+                # a fresh source per attempt: a failed attempt may have consumed the last one's pages
+                source = build_source(source_cfg, config, run_id=run_id, **limits, **overrides)
+                pipeline.run(source, loader_file_format="parquet")
+
+            retry_while_locked(attempt, warehouse_path, lock_wait)
             result.runs += 1
             form_errors = _failed_forms(pipeline, run_id)
             if form_errors:
@@ -299,15 +311,21 @@ def run_source(
                 result.error = scrub("; ".join(form_errors), secrets)
             for table, n in _table_counts(pipeline, run_id).items():
                 result.rows[table] = result.rows.get(table, 0) + n
+            result.schema_changes = changes_since(pipeline, started_at)
             if not bounded or not _pending_resources(pipeline):
                 break
             log.info("%s: continuing the backlog (run %d)", source_cfg.name, result.runs + 1)
     except Exception as exc:  # one failing source must not stop the others
         result.status = "failed"
-        result.error = scrub(_describe(exc), secrets)
+        described = pipeline and load_failure_message(exc, pipeline, source_cfg.name)
+        result.error = scrub(described or _describe(exc), secrets)
         log.error("%s: failed: %s", source_cfg.name, result.error)
+        if pipeline is not None and not isinstance(exc, WarehouseLocked | SourceBusy):
+            mark_failed_loads(pipeline, result.run_id, result.error)  # `ok` rows of what did not load
         if not isinstance(exc, SourceBusy):  # the live run records its own loads
-            _record_failure(warehouse_path, source_cfg, started_at, result)
+            # the warehouse still locked after the wait: recording the failure would wait for nothing
+            wait = 0 if isinstance(exc, WarehouseLocked) else lock_wait
+            _record_failure(warehouse_path, source_cfg, started_at, result, wait)
     finally:
         held.close()
     if isinstance(source_cfg, SpreadsheetSource):
@@ -379,13 +397,14 @@ def _describe(exc: BaseException) -> str:
     while (e := (e.__cause__ or e.__context__)) is not None and len(chain) < 20:
         chain.append(e)
     for e in chain:
-        if isinstance(e, ExtractError | ConfigError):
+        if isinstance(e, ExtractError | ConfigError | WarehouseLocked):
             return str(e)
     inner = chain[-1]
     return f"{type(inner).__name__}: {inner}"[:1000]
 
 
-def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result: SourceResult) -> None:
+def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result: SourceResult,
+                    lock_wait_s: float | None = None) -> None:  # fmt: skip
     """A failed run still leaves a `_sangam_loads` row (the pipeline itself stored nothing)."""
     row = {
         "load_id": result.run_id, "source": source_cfg.name, "form": "*", "table_name": None, "rows": 0,
@@ -394,13 +413,13 @@ def _record_failure(warehouse_path: Path, source_cfg: Source, started_at, result
         "status": "failed", "error": result.error,
     }  # fmt: skip
     try:
-        with duckdb.connect(str(warehouse_path)) as con:
+        with connect(warehouse_path, lock_wait_s) as con:
             con.register("failed_load", pa.Table.from_pylist([row], schema=LOADS_SCHEMA))
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{source_cfg.dataset}"')
             name = f'"{source_cfg.dataset}"."{LOADS_TABLE}"'
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM failed_load LIMIT 0")
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM failed_load")
-    except duckdb.Error as exc:
+    except (duckdb.Error, WarehouseLocked) as exc:
         log.warning("%s: could not record the failed load: %s", source_cfg.name, exc)
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from extract.http import ExtractError
 from extract.schema import TOMBSTONE, FormSchema
+from extract.type_changes import fit_stored_types  # a retyped question never fails the load
 
 log = logging.getLogger("sangam.extract")
 
@@ -75,7 +76,7 @@ def main_table(table: pa.Table, name: str, unique: bool = False):
     `unique`: the source guarantees each submission at most once per load, so dlt can skip its staging
     de-duplication (a window over every staged row); otherwise the latest `_loaded_at` wins.
     """
-    table = not_null(table, "submission_id")
+    table = not_null(fit_stored_types(table, name), "submission_id")
     columns = column_hints(table)
     extra = None
     if unique:
@@ -97,7 +98,7 @@ def main_table(table: pa.Table, name: str, unique: bool = False):
 
 def repeat_table(table: pa.Table, name: str):
     """A repeat table: delete-insert per parent submission; tombstone rows delete and are never stored."""
-    table = not_null(table, "submission_id", "row_id")
+    table = not_null(fit_stored_types(table, name), "submission_id", "row_id")
     return dlt.mark.with_hints(
         table,
         dlt.mark.make_hints(

@@ -17,6 +17,7 @@ import dagster as dg
 import httpx
 
 from orchestration.resources import AlertChannels
+from orchestration.summary import summarize_run
 
 log = logging.getLogger("sangam.orchestration")
 MAX_ERROR_CHARS = 1500
@@ -24,6 +25,12 @@ MAX_ERROR_CHARS = 1500
 
 class AlertError(RuntimeError):
     """Every configured alert channel failed."""
+
+
+# A run started by `python -m orchestration.run` carries this tag: that process alerts for it itself (it knows
+# when the run is over, and an ephemeral instance has no daemon), so the daemon's sensor leaves the run alone.
+ALERTED_BY_TAG = "sangam/alerted_by"
+CLI_ALERTS = "orchestration.run"
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Alert:
     run_url: str
     form_changes: tuple[str, ...] = ()  # plain words, one line per changed form version
     failed: bool = True  # False: a run that succeeded but changed forms (alert_on_form_changes)
+    summary: str = ""  # the run summary (rows loaded, models built, checks, published or not)
 
     @property
     def title(self) -> str:
@@ -46,9 +54,11 @@ class Alert:
         if self.failed:
             steps = ", ".join(self.failed_steps) or "(no step failed: the run itself failed)"
             lines += [f"Failed steps: {steps}", f"Error: {self.error}"]
-        if self.form_changes:
+        # the run summary already lists the form changes; without one, say them here
+        if self.form_changes and not self.summary:
             lines += ["Form changes:", *(f"  {c}" for c in self.form_changes)]
-        return "\n".join([*lines, f"Details: {self.run_url}"])
+        text = "\n".join([*lines, f"Details: {self.run_url}"])
+        return f"{text}\n\n{self.summary}" if self.summary else text
 
     def slack_payload(self) -> dict:
         """Slack's incoming-webhook format (`text` plus blocks), which Mattermost also accepts."""
@@ -65,12 +75,17 @@ class Alert:
                     ],
                 },
                 {"type": "section", "text": {"type": "mrkdwn", "text": f"```{self._body()[:2800]}```"}},
+                *(
+                    [{"type": "section", "text": {"type": "mrkdwn", "text": f"```{self.summary[:2800]}```"}}]
+                    if self.summary
+                    else []
+                ),
             ],
         }
 
     def _body(self) -> str:
         changes = "\n".join(["Form changes:", *self.form_changes]) if self.form_changes else ""
-        return "\n".join(p for p in (self.error if self.failed else "", changes) if p)
+        return "\n".join(p for p in (self.error if self.failed else "", "" if self.summary else changes) if p)
 
 
 def dagster_url() -> str:
@@ -110,29 +125,38 @@ def form_change_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return lines
 
 
-def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
+def alert_for_run(instance: dg.DagsterInstance, run_id: str, fallback: str = "run failed") -> Alert:
+    """The alert of a finished run, read from its event log (the same for the sensor and the cron path):
+    each failed step with its root error, the failed blocking checks, and the run summary."""
     steps = []
     messages = []
-    for event in context.get_step_failure_events():
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
         steps.append(event.step_key or "?")
         data = event.step_failure_data
         if data and data.error:
             messages.append(f"{event.step_key}: {_root_message(data.error)}")
     if not messages:
-        messages.append(context.failure_event.message or "run failed")
-    messages += failed_check_lines(context.instance, context.dagster_run.run_id)
+        failures = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        messages.append((failures[-1].dagster_event.message if failures else None) or fallback)
+    messages += failed_check_lines(instance, run_id)
     error = "\n".join(messages)
     if len(error) > MAX_ERROR_CHARS:
         error = error[:MAX_ERROR_CHARS] + " …"
-    run = context.dagster_run
+    run = instance.get_run_by_id(run_id)
     return Alert(
-        job_name=run.job_name,
-        run_id=run.run_id,
+        job_name=run.job_name if run else "?",
+        run_id=run_id,
         failed_steps=tuple(steps),
         error=error,
-        run_url=f"{dagster_url()}/runs/{run.run_id}",
-        form_changes=tuple(form_change_lines(context.instance, run.run_id)),
+        run_url=f"{dagster_url()}/runs/{run_id}",
+        form_changes=tuple(form_change_lines(instance, run_id)),
+        summary=summarize_run(instance, run_id).text(),
     )
+
+
+def alert_from_failure(context: dg.RunFailureSensorContext) -> Alert:
+    return alert_for_run(context.instance, context.dagster_run.run_id, context.failure_event.message or "")
 
 
 def post_webhook(url: str, alert: Alert, timeout_s: float = 10.0) -> None:
@@ -228,6 +252,9 @@ def send_alert(channels: AlertChannels, alert: Alert) -> list[str]:
     monitor_all_code_locations=False,
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertChannels) -> None:
+    if context.dagster_run.tags.get(ALERTED_BY_TAG) == CLI_ALERTS:
+        context.log.info(f"run {context.dagster_run.run_id} was started by {CLI_ALERTS}, which alerts for it")
+        return
     alert = alert_from_failure(context)
     sent = send_alert(alerts, alert)
     if sent:

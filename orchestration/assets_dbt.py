@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource, dbt_project, warehouse_env
+from sangam.warehouse_lock import wait_until_writable
 from transform.dbt_vars import config_vars
 
 log = logging.getLogger("sangam.orchestration")
@@ -96,6 +97,8 @@ def build_dbt_assets() -> tuple[dg.AssetsDefinition, dict[str, list[str]]]:
     )
     def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, sangam: SangamConfigResource):
         config = sangam.load(require_secrets=False)
+        # dbt opens the file in its own process: wait here for a reader to let go (else one clear error)
+        wait_until_writable(config.warehouse.path, config.warehouse.lock_wait_s)
         with warehouse_env(config):
             args = ["build", "--vars", json.dumps(config_vars(config))]
             yield from dbt.cli(args, context=context).stream()

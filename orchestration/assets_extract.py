@@ -21,6 +21,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from orchestration.jobs import source_group
 from orchestration.resources import WAREHOUSE_POOL, SangamConfigResource
 from sangam.config import SangamConfig, Source
+from sangam.warehouse_lock import WarehouseLocked, retry_while_locked
 
 log = logging.getLogger("sangam.orchestration")
 METADATA_TABLES = ("form_fields", "form_choices", "form_changes", "_sangam_loads")
@@ -93,8 +94,11 @@ def build_source_assets(
     config: SangamConfig, source: Source, extra_tables: Iterable[str] = ()
 ) -> dg.AssetsDefinition | None:
     """The dagster-dlt assets of one source, or None when the extractor for its kind is not installed."""
+    from extract.load_status import load_failure_message, mark_failed_loads
     from extract.pending import recover
     from extract.run import build_pipeline, build_source, lock_source
+    from extract.tables import new_run_id, utcnow
+    from extract.type_changes import changes_since, repair_pending_packages
 
     try:
         with _placeholder_secrets(source):
@@ -122,19 +126,39 @@ def build_source_assets(
         src = cfg.source(source.name)
         by_key: dict[dg.AssetKey, list[dict]] = {}
         rows: dict[dg.AssetKey, dict[str, int]] = {}
+        wait, started_at = cfg.warehouse.lock_wait_s, utcnow()
         # a live run of this source (cron beside the daemon) keeps its files; a killed one's are cleaned, and
         # its pending load finished before this run extracts (dlt would otherwise only finish it)
         with lock_source(src, cfg.warehouse.path):
             pipeline = build_pipeline(src, cfg.warehouse.path, config=cfg)
+            # a package normalized before a question was retyped would fail on every run: widen first
+            retry_while_locked(lambda: repair_pending_packages(pipeline), cfg.warehouse.path, wait)
             if finished := recover(pipeline):
                 context.log.info(f"{src.name}: finished the load of interrupted run(s) {', '.join(finished)}")
             runs = 0
             while runs < MAX_RUNS:
                 limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
-                run_source = build_source(src, cfg, **limits)
-                for event in dlt.run(context=context, dlt_source=run_source, dlt_pipeline=pipeline,
-                                     dagster_dlt_translator=SangamDltTranslator(src),
-                                     loader_file_format="parquet"):  # fmt: skip
+                run_id = new_run_id(src.name)
+
+                def attempt(limits: dict = limits, run_id: str = run_id) -> list:
+                    # a fresh source per attempt (a failed one may have consumed pages)
+                    source = build_source(src, cfg, run_id=run_id, **limits)
+                    return list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
+                                        dagster_dlt_translator=SangamDltTranslator(src),
+                                        loader_file_format="parquet"))  # fmt: skip
+
+                # an analyst's client on warehouse.duckdb: wait for it, then fail naming its PID
+                try:
+                    events = retry_while_locked(attempt, cfg.warehouse.path, wait)
+                except Exception as exc:
+                    if isinstance(exc, WarehouseLocked):
+                        raise
+                    message = load_failure_message(exc, pipeline, src.name)
+                    mark_failed_loads(pipeline, run_id, message or f"{type(exc).__name__}: {exc}")
+                    if message:
+                        raise LoadFailed(message) from exc
+                    raise
+                for event in events:
                     key = event.asset_key
                     by_key.setdefault(key, []).append(dict(event.metadata or {}))
                     for table, n in _table_rows(pipeline, key.path[-1]).items():
@@ -143,6 +167,7 @@ def build_source_assets(
                 if not bounded or not _has_resume_point(pipeline):
                     break
                 context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
+        changes = changes_since(pipeline, started_at)
         issues = (
             sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else form_change_metadata(cfg, src)
         )
@@ -156,6 +181,9 @@ def build_source_assets(
             if key.path[-1] in stored:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(stored[key.path[-1]])
             metadata["dlt_runs"] = dg.MetadataValue.int(runs)
+            retyped = [c for c in changes if f"/{key.path[-1]}: " in c]
+            if retyped:
+                metadata["schema_changes"] = dg.MetadataValue.json(retyped)
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         extra_keys = [spec.key for spec in extra_specs]
         stored = _stored_rows(pipeline, [k.path[-1] for k in extra_keys])
@@ -211,6 +239,10 @@ def form_change_metadata(config: SangamConfig, source: Source) -> dict[str, dict
         }
         for form in source.forms
     }
+
+
+class LoadFailed(RuntimeError):
+    """A load job failed on a table's data; the message names the source, form, column and what to do."""
 
 
 def _has_resume_point(pipeline) -> bool:

@@ -59,11 +59,16 @@ def build_resources(config: SangamConfig, sources_path: str | Path | None = None
         "dbt": DbtCliResource(
             project_dir=str(TRANSFORM_DIR), profiles_dir=str(TRANSFORM_DIR), dbt_executable=dbt_executable()
         ),
-        "alerts": AlertChannels(
-            webhook_url_env=config.alerts.webhook_url_env or "SANGAM_ALERT_WEBHOOK",
-            email_to=list(config.alerts.email_to),
-        ),
+        "alerts": alert_channels(config),
     }
+
+
+def alert_channels(config: SangamConfig) -> AlertChannels:
+    """sources.yaml `alerts:` as the channels both alerting paths (the sensor, `make run`) send to."""
+    return AlertChannels(
+        webhook_url_env=config.alerts.webhook_url_env or "SANGAM_ALERT_WEBHOOK",
+        email_to=list(config.alerts.email_to),
+    )
 
 
 def warehouse_env(config: SangamConfig) -> contextlib.AbstractContextManager[None]:

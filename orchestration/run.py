@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from orchestration.jobs import FULL_BUILD_JOB, source_job_name
-from orchestration.resources import WAREHOUSE_POOL
+from orchestration.resources import WAREHOUSE_POOL, AlertChannels, alert_channels
 from sangam.config import ConfigError, load_config
 
 
@@ -37,6 +37,33 @@ def release_stale_slots(instance, pool: str = WAREHOUSE_POOL) -> list[str]:
                 "freed the %s slot left claimed by finished run %s", pool, slot.run_id
             )
     return freed
+
+
+def execute_and_alert(job, instance, channels: AlertChannels, require_published: bool = True, config=None):
+    """Run `job` in-process and, when it failed (or published nothing, with `require_published`), send one
+    alert with the run summary. Returns (result, summary, exit code).
+
+    The run is tagged so the daemon's run-failure sensor, which may watch the same instance, skips it: this
+    process alerts once, right after the run, and also when there is no daemon (cron, an ephemeral instance).
+    """
+    from orchestration.alerts import ALERTED_BY_TAG, CLI_ALERTS, AlertError, alert_for_run, send_alert
+    from orchestration.summary import summarize_run
+
+    log = logging.getLogger("sangam.orchestration")
+    tags = {ALERTED_BY_TAG: CLI_ALERTS}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+    summary = summarize_run(instance, result.run_id, config)
+    failed = not result.success or (require_published and not summary.published)
+    if failed:
+        fallback = "the run finished but published nothing" if result.success else "run failed"
+        alert = alert_for_run(instance, result.run_id, fallback)
+        try:
+            sent = send_alert(channels, alert)
+        except AlertError as exc:  # the run's own failure stays the exit status; the log says why
+            log.error("alert for run %s not sent: %s", result.run_id, exc)
+        else:
+            log.info("alert for run %s sent via %s", result.run_id, ", ".join(sent) or "no channel set")
+    return result, summary, 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
 
     from orchestration.definitions import build_definitions
-    from orchestration.summary import summarize_run
 
     defs = build_definitions(config, args.config)
     graph = defs.resolve_asset_graph()
@@ -78,11 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     with instance:
         release_stale_slots(instance)
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-        summary = summarize_run(instance, result.run_id, config)
+        _, summary, code = execute_and_alert(job, instance, alert_channels(config), config=config)
     print()
     print(summary.text())
-    return 0 if result.success and summary.published else 1
+    return code
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class RunSummary:
     published_tables: dict[str, int] = field(default_factory=dict)
     superset: str = ""
     programs_off: dict[str, str] = field(default_factory=dict)  # program → why its marts are not built
+    schema_changes: list[str] = field(default_factory=list)  # columns widened by a retyped question
 
     @property
     def checks_passed(self) -> int:
@@ -59,6 +60,7 @@ class RunSummary:
             lines.append("Form changes:")
         for asset, changes in sorted(self.form_changes.items()):
             lines.extend(f"  {asset}: {c}" for c in changes)
+        lines += [f"  type change: {c}" for c in self.schema_changes]
         lines.append(f"Models built: {len(self.models_built)}")
         failed = self.checks_failed
         lines.append(f"Checks: {self.checks_passed} passed, {len(failed)} failed")
@@ -121,6 +123,7 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, config=None) -> Run
                     summary.form_changes[key.to_user_string()] = [str(c) for c in _value(md["form_changes"])]
                 if _value(md.get("warnings")):
                     summary.warnings[key.to_user_string()] = [str(w) for w in _value(md["warnings"])]
+                summary.schema_changes += list(_value(md.get("schema_changes")) or [])
             elif key == PUBLISH_KEY:
                 summary.published = True
                 summary.published_tables = dict(_value(md.get("tables")) or {})

@@ -27,6 +27,7 @@ from quality.flags import write_submission_flags
 from quality.pii import scrub_record
 from quality.settings import load_settings
 from quality.suites import Check, Plan, build_plan
+from sangam.warehouse_lock import connect
 
 log = logging.getLogger("sangam.quality")
 
@@ -303,7 +304,7 @@ def accept_row_counts(
     now = datetime.now(UTC).replace(tzinfo=None)
     run_id = f"accepted-{uuid.uuid4().hex}"
     accepted: dict[str, int] = {}
-    with duckdb.connect(str(warehouse_path)) as con:
+    with connect(warehouse_path) as con:  # waits for the write lock (sangam.warehouse_lock)
         con.execute(CHECK_RESULTS_DDL)
         present = {t.name: t for t in list_tables(con, schema)}
         targets = []
@@ -342,7 +343,7 @@ def run_checks(
     settings = load_settings(config)
     started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
-    with duckdb.connect(str(warehouse_path)) as con:
+    with connect(warehouse_path, settings.lock_wait_s) as con:  # waits for the write lock
         plan = build_plan(con, stage, settings, now)
         run_id = run_id or uuid.uuid4().hex
         results = _execute(con, plan, docs_dir, f"{stage}-{run_id}")

@@ -34,6 +34,7 @@ class QualitySettings:
     personal_fields: tuple[str, ...]
     # transform/programs.yaml programs the configured sources cannot feed: their serving tables are skipped
     programs_off: tuple[str, ...] = ()
+    lock_wait_s: float | None = None  # warehouse.lock_wait_seconds (None: sangam.warehouse_lock's default)
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -82,4 +83,5 @@ def load_settings(config: Any = None) -> QualitySettings:
         ),
         personal_fields=tuple(str(f) for f in personal),
         programs_off=off,
+        lock_wait_s=_get(warehouse, "lock_wait_s", _get(warehouse, "lock_wait_seconds")),
     )

@@ -37,6 +37,8 @@ class WarehouseConfig:
     path: Path
     serving_path: Path
     exports_dir: Path
+    # how long a writer waits for another process (e.g. an analyst's read-only client) to close the file
+    lock_wait_s: float = 60.0
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -283,13 +285,14 @@ def parse_config(raw: Any, *, home: Path | None = None, config_path: Path | None
     _no_unknown(top, "", {"warehouse", "area", "personal_fields", "schedules", "alerts", "sources"})
 
     wh = _mapping(top.get("warehouse") or {}, "warehouse")
-    _no_unknown(wh, "warehouse.", {"path", "serving_path", "exports_dir"})
+    _no_unknown(wh, "warehouse.", {"path", "serving_path", "exports_dir", "lock_wait_seconds"})
     warehouse = WarehouseConfig(
         path=_path(wh.get("path", "warehouse/warehouse.duckdb"), "warehouse.path", home),
         serving_path=_path(
             wh.get("serving_path", "warehouse/serving.duckdb"), "warehouse.serving_path", home
         ),
         exports_dir=_path(wh.get("exports_dir", "warehouse/exports"), "warehouse.exports_dir", home),
+        lock_wait_s=_number(wh.get("lock_wait_seconds", 60), "warehouse.lock_wait_seconds", 0, 86400),
     )
 
     ar = _mapping(top.get("area") or {}, "area")

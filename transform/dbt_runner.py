@@ -101,6 +101,10 @@ def run(
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if merged_vars and args and args[0] not in ("deps", "clean"):
         command += ["--vars", json.dumps(merged_vars)]
+    if warehouse_path is not None and args and args[0] not in ("parse", "deps", "clean"):
+        from sangam.warehouse_lock import wait_until_writable
+
+        wait_until_writable(warehouse_path)  # a reader in another process: wait, or one clear error
     with env_overrides(env):
         try:
             res = dbtRunner().invoke(command)

@@ -12,9 +12,12 @@
     {{ return(adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list) }}
 {%- endmacro %}
 
+{#- try_cast: a question a newer form version retyped (its raw column widened to VARCHAR by the extract
+    step, extract/type_changes.py) keeps this model's type; an answer that type cannot hold reads as null here
+    and stays as sent in raw, counted in raw_<source>._sangam_schema_changes. -#}
 {% macro typed(name, data_type, present) -%}
     {%- if name | lower in present -%}
-        cast({{ adapter.quote(name) }} as {{ data_type }})
+        try_cast({{ adapter.quote(name) }} as {{ data_type }})
     {%- else -%}
         cast(null as {{ data_type }})
     {%- endif -%}
