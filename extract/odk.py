@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -239,9 +239,10 @@ class OdkFlattener:
         return build_table(spec, system, answers, extras, n, bad)
 
     def repeat(self, spec: TableSpec, rows: list[dict], roots: dict[str, str], parents: set[str],
-               loaded_at: datetime, bad: BadValues) -> pa.Table:  # fmt: skip
+               loaded_at: datetime, bad: BadValues, deleted: Set[str] = frozenset()) -> pa.Table:  # fmt: skip
         """Repeat rows (`__id`, `__<Parent>-id`) of the parents in `parents`, plus a tombstone for each
-        parent without any; `roots` maps repeat row ids to their submission id (for nested repeats)."""
+        parent without any and for each submission in `deleted` (its stored rows go: a first load never
+        sees them); `roots` maps repeat row ids to their submission id (for nested repeats)."""
         sub_ids, row_ids, idx, parent_rows, flat = [], [], [], [], []
         counter: dict[str, int] = {}
         present: set[str] = set()
@@ -263,7 +264,7 @@ class OdkFlattener:
             prefix = spec.repeat_path
             flat.append({f"{prefix}/{k}": v for k, v in flatten_odata(r).items()})
         n = len(flat)
-        missing = sorted(parents - present)
+        missing = sorted((parents - present) | deleted)
         system = {
             "submission_id": sub_ids + missing,
             "row_id": row_ids + [f"{s}#{spec.name}" for s in missing],
@@ -499,17 +500,21 @@ def _form_rows_inner(
                         new_del = d
         if deleted_rows:
             yield from emit([OdkPage(deleted_rows, None, None, None)])
+        deleted = {r["__id"] for r in deleted_rows}
 
-        # repeat tables: rows of the submissions that changed, replaced per parent
+        # repeat tables: rows of the submissions that changed, replaced per parent; Central leaves the rows
+        # of deleted submissions out of them, so those parents get only a tombstone (their rows go)
         roots: dict[str, str] = {}
         for spec in schema.tables.values():
-            if not spec.repeat_path or not changed:
+            if not spec.repeat_path or not (changed or deleted):
                 continue
-            odata_table = "Submissions." + spec.repeat_path.replace("/", ".")
-            rows, n_pages = _repeat_rows(client, f"{base}.svc/{quote(odata_table, safe='.')}", since,
-                                         page_size, label)  # fmt: skip
-            pages += n_pages
-            tbl = flat.repeat(spec, rows, roots, changed, utcnow(), bad)
+            rows: list[dict] = []
+            if changed:
+                odata_table = "Submissions." + spec.repeat_path.replace("/", ".")
+                rows, n_pages = _repeat_rows(client, f"{base}.svc/{quote(odata_table, safe='.')}", since,
+                                             page_size, label)  # fmt: skip
+                pages += n_pages
+            tbl = flat.repeat(spec, rows, roots, changed, utcnow(), bad, deleted=deleted)
             counts[spec.name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, spec.name)
 
