@@ -92,7 +92,8 @@ def build_source_assets(
     config: SangamConfig, source: Source, extra_tables: Iterable[str] = ()
 ) -> dg.AssetsDefinition | None:
     """The dagster-dlt assets of one source, or None when the extractor for its kind is not installed."""
-    from extract.run import build_pipeline, build_source
+    from extract.run import build_pipeline, build_source, form_outcomes, without_forms
+    from extract.tables import new_run_id
 
     try:
         with _placeholder_secrets(source):
@@ -121,10 +122,13 @@ def build_source_assets(
         pipeline = build_pipeline(src, cfg.warehouse.path, config=cfg)
         by_key: dict[dg.AssetKey, list[dict]] = {}
         rows: dict[dg.AssetKey, dict[str, int]] = {}
+        failed: dict[str, str] = {}  # form (table) → error of the forms that failed alone
         runs = 0
         while runs < MAX_RUNS:
             limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
-            run_source = build_source(src, cfg, **limits)
+            run_id = new_run_id(src.name)
+            # a form that failed is left out of the backlog's next runs (it resumes from its cursor next time)
+            run_source = build_source(without_forms(src, set(failed)), cfg, run_id=run_id, **limits)
             for event in dlt.run(context=context, dlt_source=run_source, dlt_pipeline=pipeline,
                                  dagster_dlt_translator=SangamDltTranslator(src),
                                  loader_file_format="parquet"):  # fmt: skip
@@ -133,10 +137,13 @@ def build_source_assets(
                 for table, n in _table_rows(pipeline, key.path[-1]).items():
                     rows.setdefault(key, {})[table] = rows.get(key, {}).get(table, 0) + n
             runs += 1
-            if not bounded or not _has_resume_point(pipeline):
+            failed.update(form_outcomes(pipeline, run_id)[1])
+            if not bounded or not _has_resume_point(pipeline, skip=set(failed)):
                 break
             context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
         for key, metas in by_key.items():
+            if key.path[-1] in failed:
+                continue  # not materialized: the step fails below, naming it
             metadata = _merge(metas)
             tables = sorted(rows.get(key, {}) | {key.path[-1]: 0})
             stored = _stored_rows(pipeline, tables)
@@ -150,19 +157,29 @@ def build_source_assets(
         stored = _stored_rows(pipeline, [k.path[-1] for k in extra_keys])
         for key in extra_keys:
             table = key.path[-1]
+            if table.split("__", 1)[0] in failed:
+                continue  # a failed form's repeat table
             loaded = sum(n for r in rows.values() for t, n in r.items() if t == table)
             metadata = {"rows_loaded": dg.MetadataValue.int(loaded)}
             if table in stored:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(stored[table])
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        if failed:
+            # the other forms are loaded and materialized; the run fails so that it is seen and alerted
+            raise dg.Failure(
+                description=f"{src.name}: {len(failed)} form(s) failed, the others loaded: "
+                + "; ".join(failed.values()),
+                metadata={"failed_forms": dg.MetadataValue.json(failed)},
+            )
 
     return _extract
 
 
-def _has_resume_point(pipeline) -> bool:
+def _has_resume_point(pipeline, skip: set[str] = frozenset()) -> bool:
+    """A resource (other than those in `skip`) stopped at the page bound and has more to read."""
     for src in (pipeline.state.get("sources") or {}).values():
-        for res in (src.get("resources") or {}).values():
-            if isinstance(res, dict) and res.get("resume"):
+        for name, res in (src.get("resources") or {}).items():
+            if name not in skip and isinstance(res, dict) and res.get("resume"):
                 return True
     return False
 
