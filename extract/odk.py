@@ -26,6 +26,7 @@ from extract.odk_pages import GEOPOINT, OdkPage, parse_submissions, submissions_
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_odk
 from extract.tables import (
+    SourceError,
     form_metadata,
     isolate_form_errors,
     loads_rows,
@@ -59,12 +60,17 @@ class OdkClient:
         self.login()
 
     def login(self) -> None:
-        body = self.http.request_json(
-            "POST", "/v1/sessions", json={"email": self._email, "password": self._password}
-        )
+        """A session for the whole project: a log-in that fails (server down, refused) fails the source, not
+        only the form that happened to log in first."""
+        try:
+            body = self.http.request_json(
+                "POST", "/v1/sessions", json={"email": self._email, "password": self._password}
+            )
+        except ExtractError as exc:
+            raise SourceError(str(exc), exc.status) from exc
         token = body.get("token") if isinstance(body, dict) else None
         if not token:
-            raise ExtractError(f"{self.source}: POST /v1/sessions returned no session token")
+            raise SourceError(f"{self.source}: POST /v1/sessions returned no session token")
         self.http.set_header("Authorization", f"Bearer {token}")
 
     def get(self, url: str, params: dict | None = None):

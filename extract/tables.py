@@ -157,15 +157,20 @@ def loads_rows(rows: list[dict]):
     return append_table(not_null(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), "form"), LOADS_TABLE)
 
 
-# Authentication is the source's, not a form's: wrong credentials fail the whole source. Any other error while
-# one form is read (a 404/403 for that form, its requests still failing with 5xx or timeouts after every
-# retry, a bad XLSForm file, data the extractor cannot read) fails that form alone: the source's other forms
-# still load, and the runner reports the source as partly loaded, naming the form.
+# Authentication is the source's, not a form's: wrong credentials (401) or a log-in that fails (SourceError)
+# fail the whole source. Any other error while one form is read (a 404/403 for that form, its requests still
+# failing with 5xx or timeouts after every retry, a bad XLSForm file, data the extractor cannot read) fails
+# that form alone: the source's other forms still load, and the runner reports the source as partly loaded,
+# naming the form.
 SOURCE_LEVEL_STATUS = {401}
 
 
 class FormError(ExtractError):
     """A problem of one form only (e.g. its XLSForm file cannot be read): that form fails alone."""
+
+
+class SourceError(ExtractError):
+    """A problem of the whole source (e.g. its log-in fails): every form fails with it, so the source does."""
 
 
 def isolate_form_errors(rows: Callable[..., Iterator], **kwargs) -> Iterator:
@@ -179,7 +184,8 @@ def isolate_form_errors(rows: Callable[..., Iterator], **kwargs) -> Iterator:
     try:
         yield from rows(**kwargs)
     except Exception as exc:
-        if isinstance(exc, ExtractError) and exc.status in SOURCE_LEVEL_STATUS:
+        status = exc.status if isinstance(exc, ExtractError) else None
+        if isinstance(exc, SourceError) or status in SOURCE_LEVEL_STATUS:
             raise
         table = kwargs["table"]
         if isinstance(exc, ExtractError):

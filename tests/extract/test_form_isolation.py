@@ -86,3 +86,19 @@ def test_failing_form_fails_alone_and_resumes(
     assert _tables(wh, source) == expected  # complete, no duplicates
     if "delivery__baby" in failing:
         assert again.rows.get("delivery__baby"), "the resumed form reports the rows it loaded"
+
+
+def test_odk_log_in_failing_fails_the_source_once(emulators, demo_world, make_config) -> None:
+    """The session is the project's, not a form's: a log-in that keeps failing fails the source after one
+    round of retries, instead of each form waiting through its own."""
+    config = make_config(emulators.kobo_url, emulators.odk_url, demo_world / "sheets")
+    arm(emulators.odk_url, fault="503", times=100_000, path_contains="/v1/sessions", retry_after=0)
+    try:
+        result = run_source(config.source("odk"), config, backoff_base_s=0.01)
+        left = httpx.get(f"{emulators.odk_url}/_emulator/faults", timeout=5).json()["faults"][0]["times"]
+    finally:
+        clear(emulators.odk_url)
+    assert result.status == "failed" and not result.failed_forms
+    assert "/v1/sessions" in result.error and "503" in result.error
+    attempts = 100_000 - left
+    assert attempts == config.source("odk").max_retries + 1
