@@ -118,6 +118,11 @@ class KoboFlattener:
             out[rt.name] = self._repeat(rt, subs, ids, loaded_at, bad)
         return out
 
+    def removed(self, ids: list[str], loaded_at: datetime, bad: BadValues) -> dict[str, pa.Table]:
+        """Each repeat table's tombstones for the submissions `ids` (deleted on the server): their stored
+        repeat rows go, as a first load, which never sees them, has none (docs/contracts.md §3)."""
+        return {rt.name: self._repeat(rt, [{} for _ in ids], ids, loaded_at, bad) for rt in self.repeats}
+
     def _table(self, spec: TableSpec, system: dict, rows: Rows, n: int, bad: BadValues,
                pad: int = 0) -> pa.Table:  # fmt: skip
         """`pad` null rows follow `rows` (a repeat's tombstones)."""
@@ -592,6 +597,8 @@ def _reconcile(client: HttpClient, uid: str, schema: FormSchema, flat: KoboFlatt
              len(edited))  # fmt: skip
     if deleted:
         yield main_table(_mark_deleted(schema.form, deleted), schema.form, unique=True)  # never on a page
+        for name, tbl in flat.removed(deleted, utcnow(), bad).items():
+            yield repeat_table(tbl, name)
     for i in range(0, len(edited), IN_CHUNK):
         chunk = edited[i : i + IN_CHUNK]
         params = {
