@@ -118,6 +118,11 @@ class KoboFlattener:
             out[rt.name] = self._repeat(rt, subs, ids, loaded_at, bad)
         return out
 
+    def removed(self, ids: list[str], loaded_at: datetime, bad: BadValues) -> dict[str, pa.Table]:
+        """Each repeat table's tombstones for the submissions `ids` (deleted on the server): their stored
+        repeat rows go, as a first load, which never sees them, has none (docs/contracts.md §3)."""
+        return {rt.name: self._repeat(rt, [{} for _ in ids], ids, loaded_at, bad) for rt in self.repeats}
+
     def _table(self, spec: TableSpec, system: dict, rows: Rows, n: int, bad: BadValues,
                pad: int = 0) -> pa.Table:  # fmt: skip
         """`pad` null rows follow `rows` (a repeat's tombstones)."""
@@ -429,8 +434,13 @@ def _form_rows_inner(
             def again(subs: list[dict]) -> Iterator:
                 return _emit(flat, subs, counts, bad, emitted, guard)
 
+            def tombstones(ids: list[str]) -> Iterator:
+                # a deleted submission's repeat rows go, as a first load (which never sees them) has none
+                for name, tbl in flat.removed(ids, utcnow(), bad).items():
+                    yield repeat_table(tbl, name)
+
             changes = ReconcilePass(client, uid, schema.form, label, state, page_size, overlap_minutes,
-                                    emitted, again)  # fmt: skip
+                                    emitted, again, tombstones)  # fmt: skip
             yield from changes.run(cursor, reconcile_every_h)
 
     # after the rows, so fields found only in the data (older versions) are listed too

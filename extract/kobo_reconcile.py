@@ -191,10 +191,12 @@ class ReconcilePass:
     def __init__(
         self, client: HttpClient, uid: str, table: str, label: str, state: dict, page_size: int,
         overlap_minutes: float, emitted: set[int], emit: Callable[[list[dict]], Iterator],
+        tombstones: Callable[[list[str]], Iterator],
     ) -> None:  # fmt: skip
+        """`tombstones(submission_ids)` yields the repeat tables' deletion rows of those submissions."""
         self.client, self.uid, self.table, self.label = client, uid, table, label
         self.state, self.page_size, self.overlap = state, page_size, overlap_minutes
-        self.emitted, self.emit = emitted, emit
+        self.emitted, self.emit, self.tombstones = emitted, emit, tombstones
 
     def run(self, submission_cursor: str | None, listing_every_h: float | None) -> Iterator:
         history = self.state.get("history") or {}
@@ -262,7 +264,7 @@ class ReconcilePass:
         gone = [str(i) for i in ids if i not in back]
         if subs:
             yield from self.emit(subs)
-        marked = mark_deleted(self.table, gone)
+        marked = yield from self._deleting(gone)
         log.info(
             "%s: %s: %d submission(s) loaded again, %d marked deleted", self.label, how, len(subs), marked
         )
@@ -278,7 +280,13 @@ class ReconcilePass:
         if found.changed:
             yield from self._apply(found.changed, "listing")
         # a submission read on this run's pages was on the server moments ago: the next run decides
-        mark_deleted(self.table, [s for s in found.gone if int(s) not in self.emitted])
+        yield from self._deleting([s for s in found.gone if int(s) not in self.emitted])
+
+    def _deleting(self, ids: list[str]) -> Iterator:
+        """Mark `ids` deleted in the main table and yield their repeat tables' tombstones."""
+        if ids:
+            yield from self.tombstones(ids)
+        return mark_deleted(self.table, ids)
 
 
 def _history_start(submission_cursor: str | None) -> str:

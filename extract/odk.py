@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -26,6 +26,7 @@ from extract.odk_pages import GEOPOINT, OdkPage, parse_submissions, submissions_
 from extract.prefetch import prefetch
 from extract.schema import TOMBSTONE, FormSchema, TableSpec, schema_from_odk
 from extract.tables import (
+    SourceError,
     form_metadata,
     isolate_form_errors,
     loads_rows,
@@ -59,12 +60,17 @@ class OdkClient:
         self.login()
 
     def login(self) -> None:
-        body = self.http.request_json(
-            "POST", "/v1/sessions", json={"email": self._email, "password": self._password}
-        )
+        """A session for the whole project: a log-in that fails (server down, refused) fails the source, not
+        only the form that happened to log in first."""
+        try:
+            body = self.http.request_json(
+                "POST", "/v1/sessions", json={"email": self._email, "password": self._password}
+            )
+        except ExtractError as exc:
+            raise SourceError(str(exc), exc.status) from exc
         token = body.get("token") if isinstance(body, dict) else None
         if not token:
-            raise ExtractError(f"{self.source}: POST /v1/sessions returned no session token")
+            raise SourceError(f"{self.source}: POST /v1/sessions returned no session token")
         self.http.set_header("Authorization", f"Bearer {token}")
 
     def get(self, url: str, params: dict | None = None):
@@ -239,9 +245,10 @@ class OdkFlattener:
         return build_table(spec, system, answers, extras, n, bad)
 
     def repeat(self, spec: TableSpec, rows: list[dict], roots: dict[str, str], parents: set[str],
-               loaded_at: datetime, bad: BadValues) -> pa.Table:  # fmt: skip
+               loaded_at: datetime, bad: BadValues, deleted: Set[str] = frozenset()) -> pa.Table:  # fmt: skip
         """Repeat rows (`__id`, `__<Parent>-id`) of the parents in `parents`, plus a tombstone for each
-        parent without any; `roots` maps repeat row ids to their submission id (for nested repeats)."""
+        parent without any and for each submission in `deleted` (its stored rows go: a first load never
+        sees them); `roots` maps repeat row ids to their submission id (for nested repeats)."""
         sub_ids, row_ids, idx, parent_rows, flat = [], [], [], [], []
         counter: dict[str, int] = {}
         present: set[str] = set()
@@ -263,7 +270,7 @@ class OdkFlattener:
             prefix = spec.repeat_path
             flat.append({f"{prefix}/{k}": v for k, v in flatten_odata(r).items()})
         n = len(flat)
-        missing = sorted(parents - present)
+        missing = sorted((parents - present) | deleted)
         system = {
             "submission_id": sub_ids + missing,
             "row_id": row_ids + [f"{s}#{spec.name}" for s in missing],
@@ -499,17 +506,21 @@ def _form_rows_inner(
                         new_del = d
         if deleted_rows:
             yield from emit([OdkPage(deleted_rows, None, None, None)])
+        deleted = {r["__id"] for r in deleted_rows}
 
-        # repeat tables: rows of the submissions that changed, replaced per parent
+        # repeat tables: rows of the submissions that changed, replaced per parent; Central leaves the rows
+        # of deleted submissions out of them, so those parents get only a tombstone (their rows go)
         roots: dict[str, str] = {}
         for spec in schema.tables.values():
-            if not spec.repeat_path or not changed:
+            if not spec.repeat_path or not (changed or deleted):
                 continue
-            odata_table = "Submissions." + spec.repeat_path.replace("/", ".")
-            rows, n_pages = _repeat_rows(client, f"{base}.svc/{quote(odata_table, safe='.')}", since,
-                                         page_size, label)  # fmt: skip
-            pages += n_pages
-            tbl = flat.repeat(spec, rows, roots, changed, utcnow(), bad)
+            rows: list[dict] = []
+            if changed:
+                odata_table = "Submissions." + spec.repeat_path.replace("/", ".")
+                rows, n_pages = _repeat_rows(client, f"{base}.svc/{quote(odata_table, safe='.')}", since,
+                                             page_size, label)  # fmt: skip
+                pages += n_pages
+            tbl = flat.repeat(spec, rows, roots, changed, utcnow(), bad, deleted=deleted)
             counts[spec.name] += tbl.column(TOMBSTONE).null_count  # real rows, not tombstones
             yield repeat_table(tbl, spec.name)
 

@@ -8,6 +8,7 @@ the report says which failed and why (with every secret value scrubbed from the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -49,7 +50,8 @@ MAX_RUNS = 10_000
 class SourceResult:
     source: str
     kind: str
-    status: str  # ok | warning (loaded, but something needs a person: a quarantined file, …) | failed
+    status: str  # ok | warning (loaded, but a person must look: a quarantined file, …) | partial (some forms
+    # failed, the others loaded) | failed
     rows: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     runs: int = 0
@@ -60,6 +62,7 @@ class SourceResult:
     resumed_rows: dict[str, int] = field(default_factory=dict)
     form_changes: list[str] = field(default_factory=list)  # plain words, one line per changed form version
     schema_changes: list[str] = field(default_factory=list)  # columns widened by this run (type_changes)
+    failed_forms: dict[str, str] = field(default_factory=dict)  # form (table) → its error
 
     @property
     def ok(self) -> bool:
@@ -94,13 +97,14 @@ class LoadReport:
         lines = [f"Sangam extract → {self.warehouse_path}"]
         for r in self.results:
             status = "WARN" if r.status == "warning" else r.status.upper()
-            head = f"  {r.source:<12} {r.kind:<12} {status:<6} {r.duration_s:8.1f}s"
-            if r.ok:
+            head = f"  {r.source:<12} {r.kind:<12} {status:<7} {r.duration_s:8.1f}s"
+            if r.ok or r.status == "partial":
                 tables = ", ".join(f"{t}={n}" for t, n in r.rows.items()) or "nothing new"
                 if r.resumed_rows:
                     resumed = ", ".join(f"{t}={n}" for t, n in r.resumed_rows.items())
                     tables += f" (incl. an interrupted run's load, finished first: {resumed})"
                 lines.append(f"{head}  {tables}")
+                lines += [f"      FAILED {error}" for error in r.failed_forms.values()]
             else:
                 lines.append(f"{head}  {r.error}")
             lines.extend(f"      ! {w}" for w in r.warnings)
@@ -293,28 +297,33 @@ def run_source(
         retry_while_locked(lambda: repair_pending_packages(pipeline), warehouse_path, lock_wait)
         _finish_interrupted(pipeline, result)
         bounded = pages_per_run if source_cfg.kind in ("kobo", "odk") else None
+        loaded_forms: set[str] = set()
         while result.runs < MAX_RUNS:
             # unique even for two runs in one clock tick: the counts and errors of a run are read back by it
             run_id = result.run_id = f"{source_cfg.name}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
             limits = {"max_pages": bounded} if bounded else {}
+            # a form that failed is not asked again by the backlog's next runs: it waits for the next call
+            cfg = without_forms(source_cfg, set(result.failed_forms))
 
-            def attempt(run_id: str = run_id, limits: dict = limits) -> None:
+            def attempt(run_id: str = run_id, limits: dict = limits, cfg: Source = cfg) -> None:
                 # a fresh source per attempt: a failed attempt may have consumed the last one's pages
-                source = build_source(source_cfg, config, run_id=run_id, **limits, **overrides)
+                source = build_source(cfg, config, run_id=run_id, **limits, **overrides)
                 pipeline.run(source, loader_file_format="parquet")
 
             retry_while_locked(attempt, warehouse_path, lock_wait)
             result.runs += 1
-            form_errors = _failed_forms(pipeline, run_id)
-            if form_errors:
-                result.status = "failed"
-                result.error = scrub("; ".join(form_errors), secrets)
+            ok_forms, failed = form_outcomes(pipeline, run_id)
+            loaded_forms |= ok_forms
+            result.failed_forms.update({form: scrub(error, secrets) for form, error in failed.items()})
             for table, n in _table_counts(pipeline, run_id).items():
                 result.rows[table] = result.rows.get(table, 0) + n
             result.schema_changes = changes_since(pipeline, started_at)
-            if not bounded or not _pending_resources(pipeline):
+            if not bounded or not set(_pending_resources(pipeline)) - set(result.failed_forms):
                 break
             log.info("%s: continuing the backlog (run %d)", source_cfg.name, result.runs + 1)
+        if result.failed_forms:
+            result.status = "partial" if loaded_forms - set(result.failed_forms) else "failed"
+            result.error = "; ".join(result.failed_forms.values())
     except Exception as exc:  # one failing source must not stop the others
         result.status = "failed"
         described = pipeline and load_failure_message(exc, pipeline, source_cfg.name)
@@ -375,17 +384,25 @@ def _form_changes(warehouse_path: Path, source_cfg: Source, result: SourceResult
             result.status = "warning"
 
 
-def _failed_forms(pipeline: dlt.Pipeline, run_id: str) -> list[str]:
-    """Errors of forms that failed alone in this run (their sources loaded the other forms)."""
+def form_outcomes(pipeline: dlt.Pipeline, run_id: str) -> tuple[set[str], dict[str, str]]:
+    """(forms loaded by this run, form → error of those that failed alone in it), from `_sangam_loads`."""
     try:
         with pipeline.sql_client() as c:
             table = c.make_qualified_table_name(LOADS_TABLE)
             rows = c.execute_sql(
-                f"SELECT error FROM {table} WHERE load_id = %s AND status = 'failed'", run_id
+                f"SELECT form, status, error FROM {table} WHERE load_id = %s ORDER BY finished_at", run_id
             )
     except Exception:  # no loads table yet
-        return []
-    return [r[0] for r in rows or []]
+        return set(), {}
+    ok = {r[0] for r in rows or [] if r[1] == "ok"}
+    return ok, {r[0]: r[2] for r in rows or [] if r[1] == "failed"}
+
+
+def without_forms(source_cfg: Source, forms: set[str]) -> Source:
+    """The source without the forms (by table name) in `forms`."""
+    if not forms or not isinstance(source_cfg, KoboSource | OdkSource):
+        return source_cfg
+    return dataclasses.replace(source_cfg, forms=tuple(f for f in source_cfg.forms if f.table not in forms))
 
 
 def _describe(exc: BaseException) -> str:

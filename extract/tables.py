@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -157,29 +158,48 @@ def loads_rows(rows: list[dict]):
     return append_table(not_null(pa.Table.from_pylist(rows, schema=LOADS_SCHEMA), "form"), LOADS_TABLE)
 
 
-# A form the server does not have (404) or will not show us (403) fails alone: the other forms of the source
-# still load, and the runner reports the source as failed naming the form. Other errors (bad credentials,
-# a server down after every retry) fail the whole source.
-FORM_LEVEL_STATUS = {403, 404}
+# Authentication is the source's, not a form's: wrong credentials (401) or a log-in that fails (SourceError)
+# fail the whole source. Any other error while one form is read (a 404/403 for that form, its requests still
+# failing with 5xx or timeouts after every retry, a bad XLSForm file, data the extractor cannot read) fails
+# that form alone: the source's other forms still load, and the runner reports the source as partly loaded,
+# naming the form.
+SOURCE_LEVEL_STATUS = {401}
 
 
 class FormError(ExtractError):
     """A problem of one form only (e.g. its XLSForm file cannot be read): that form fails alone."""
 
 
+class SourceError(ExtractError):
+    """A problem of the whole source (e.g. its log-in fails): every form fails with it, so the source does."""
+
+
 def isolate_form_errors(rows: Callable[..., Iterator], **kwargs) -> Iterator:
-    """Yield `rows(**kwargs)`; a form-level refusal becomes a failed row in the loads table instead."""
+    """Yield `rows(**kwargs)`; a form-level failure becomes a failed row in the loads table instead, and the
+    form's resource state (its cursors) is put back as the run found it, so the next run reads again
+    everything this one could not finish. Rows it yielded before failing are loaded: they are the server's
+    current rows, and the merge absorbs them when they are read again."""
     started, t0 = utcnow(), time.perf_counter()
+    state = dlt.current.resource_state()
+    before = copy.deepcopy(dict(state))
     try:
         yield from rows(**kwargs)
-    except ExtractError as exc:
-        if exc.status not in FORM_LEVEL_STATUS and not isinstance(exc, FormError):
+    except Exception as exc:
+        status = exc.status if isinstance(exc, ExtractError) else None
+        if isinstance(exc, SourceError) or status in SOURCE_LEVEL_STATUS:
             raise
         table = kwargs["table"]
-        log.error("%s/%s: %s", kwargs["source_name"], table, exc)
+        if isinstance(exc, ExtractError):
+            reason = str(exc)
+            log.error("%s/%s: %s", kwargs["source_name"], table, reason)
+        else:  # not a server answer: keep the traceback in the log for whoever fixes it
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            log.error("%s/%s: %s", kwargs["source_name"], table, reason, exc_info=exc)
+        state.clear()
+        state.update(before)
         yield loads_rows(
             [failed_form_row(kwargs["run_id"], kwargs["source_name"], table, started,
-                             round(time.perf_counter() - t0, 3), f"form {table}: {exc}")]
+                             round(time.perf_counter() - t0, 3), f"form {table}: {reason}")]
         )  # fmt: skip
 
 

@@ -96,7 +96,7 @@ def build_source_assets(
     """The dagster-dlt assets of one source, or None when the extractor for its kind is not installed."""
     from extract.load_status import load_failure_message, mark_failed_loads
     from extract.pending import recover
-    from extract.run import build_pipeline, build_source, lock_source
+    from extract.run import build_pipeline, build_source, form_outcomes, lock_source, without_forms
     from extract.tables import new_run_id, utcnow
     from extract.type_changes import changes_since, repair_pending_packages
 
@@ -129,6 +129,7 @@ def build_source_assets(
         wait, started_at = cfg.warehouse.lock_wait_s, utcnow()
         # a live run of this source (cron beside the daemon) keeps its files; a killed one's are cleaned, and
         # its pending load finished before this run extracts (dlt would otherwise only finish it)
+        failed: dict[str, str] = {}  # form (table) → error of the forms that failed alone
         with lock_source(src, cfg.warehouse.path):
             pipeline = build_pipeline(src, cfg.warehouse.path, config=cfg)
             # a package normalized before a question was retyped would fail on every run: widen first
@@ -140,9 +141,13 @@ def build_source_assets(
                 limits = {"max_pages": PAGES_PER_RUN} if bounded else {}
                 run_id = new_run_id(src.name)
 
-                def attempt(limits: dict = limits, run_id: str = run_id) -> list:
+                # a form that failed is left out of the backlog's next runs (it resumes from its cursor next
+                # time)
+                forms = without_forms(src, set(failed))
+
+                def attempt(limits: dict = limits, run_id: str = run_id, forms: Source = forms) -> list:
                     # a fresh source per attempt (a failed one may have consumed pages)
-                    source = build_source(src, cfg, run_id=run_id, **limits)
+                    source = build_source(forms, cfg, run_id=run_id, **limits)
                     return list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
                                         dagster_dlt_translator=SangamDltTranslator(src),
                                         loader_file_format="parquet"))  # fmt: skip
@@ -164,7 +169,8 @@ def build_source_assets(
                     for table, n in _table_rows(pipeline, key.path[-1]).items():
                         rows.setdefault(key, {})[table] = rows.get(key, {}).get(table, 0) + n
                 runs += 1
-                if not bounded or not _has_resume_point(pipeline):
+                failed.update(form_outcomes(pipeline, run_id)[1])
+                if not bounded or not _has_resume_point(pipeline, skip=set(failed)):
                     break
                 context.log.info(f"{src.name}: backlog continues, run {runs + 1}")
         changes = changes_since(pipeline, started_at)
@@ -172,6 +178,8 @@ def build_source_assets(
             sheet_issue_metadata(cfg, src) if src.kind == "spreadsheets" else form_change_metadata(cfg, src)
         )
         for key, metas in by_key.items():
+            if key.path[-1] in failed:
+                continue  # not materialized: the step fails below, naming it
             metadata = _merge(metas)
             metadata.update(issues.get(key.path[-1], {}))
             tables = sorted(rows.get(key, {}) | {key.path[-1]: 0})
@@ -189,11 +197,20 @@ def build_source_assets(
         stored = _stored_rows(pipeline, [k.path[-1] for k in extra_keys])
         for key in extra_keys:
             table = key.path[-1]
+            if table.split("__", 1)[0] in failed:
+                continue  # a failed form's repeat table
             loaded = sum(n for r in rows.values() for t, n in r.items() if t == table)
             metadata = {"rows_loaded": dg.MetadataValue.int(loaded)}
             if table in stored:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(stored[table])
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        if failed:
+            # the other forms are loaded and materialized; the run fails so that it is seen and alerted
+            raise dg.Failure(
+                description=f"{src.name}: {len(failed)} form(s) failed, the others loaded: "
+                + "; ".join(failed.values()),
+                metadata={"failed_forms": dg.MetadataValue.json(failed)},
+            )
 
     return _extract
 
@@ -245,10 +262,11 @@ class LoadFailed(RuntimeError):
     """A load job failed on a table's data; the message names the source, form, column and what to do."""
 
 
-def _has_resume_point(pipeline) -> bool:
+def _has_resume_point(pipeline, skip: set[str] = frozenset()) -> bool:
+    """A resource (other than those in `skip`) stopped at the page bound and has more to read."""
     for src in (pipeline.state.get("sources") or {}).values():
-        for res in (src.get("resources") or {}).values():
-            if isinstance(res, dict) and res.get("resume"):
+        for name, res in (src.get("resources") or {}).items():
+            if name not in skip and isinstance(res, dict) and res.get("resume"):
                 return True
     return False
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from orchestration.alerts import _root_message as root_message
+
 PUBLISH_KEY = dg.AssetKey(["serving", "published_marts"])
 NON_MODEL_PREFIXES = ("raw_", "serving", "superset", "exports")
 
@@ -30,6 +32,7 @@ class RunSummary:
     models_built: list[str] = field(default_factory=list)
     checks: list[CheckLine] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # "<step>: <error>" (e.g. which form failed and why)
     published: bool = False
     published_tables: dict[str, int] = field(default_factory=dict)
     superset: str = ""
@@ -68,6 +71,7 @@ class RunSummary:
             lines.append(f"  FAILED ({c.severity}) {c.asset} {c.check}")
         if self.failed_steps:
             lines.append("Failed steps: " + ", ".join(self.failed_steps))
+            lines += [f"  {failure}" for failure in self.failures]
         if self.published:
             lines.append(f"Published: yes ({len(self.published_tables)} tables to serving.duckdb)")
         else:
@@ -138,4 +142,7 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, config=None) -> Run
             )
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             summary.failed_steps.append(event.step_key or "?")
+            error = event.step_failure_data.error
+            if error is not None:
+                summary.failures.append(f"{event.step_key}: {root_message(error)}")
     return summary
