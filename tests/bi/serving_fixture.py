@@ -6,11 +6,13 @@ several states, so row-level security has something to hide, and every chart has
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 GEOGRAPHY = {
     ("MH", "Maharashtra"): [("MH_PUN", "Pune"), ("MH_NAG", "Nagpur")],
@@ -76,8 +78,8 @@ def build_serving(path: Path, seed: int = 7) -> Path:
         block varchar, district_code varchar, district varchar, state_code varchar, state varchar)"""
     )
     con.execute(
-        """create table dim_date (date_day date, month_start date, week_start date, year integer,
-        month integer, iso_week integer)"""
+        """create table dim_date (date_day date, month_start date, week_start date, year bigint,
+        month bigint, iso_week bigint)"""
     )
     con.execute(
         """create table mart_program_indicators_monthly (state_code varchar, state varchar,
@@ -247,8 +249,187 @@ def build_serving(path: Path, seed: int = 7) -> Path:
                     str(rng.randint(0, 9)),
                 ],
             )
+    _build_form_layer(con, rng)
     con.close()
     return path
+
+
+# The form layer (transform/models/marts/forms): two forms the demo does not have. The household survey
+# names its geography questions (sources.yaml forms[].geography) and has labels in English and Hindi; the
+# water point form has no geography (state_code null: coordinators see none of it) and English labels only.
+FORM_QUESTIONS = [
+    # source, form, question, type, list_name, {language: label}
+    (
+        "kobo",
+        "household_survey",
+        "water_source",
+        "select_one",
+        "water_src",
+        {"en": "Main water source", "hi": "पानी का मुख्य स्रोत"},
+    ),
+    (
+        "kobo",
+        "household_survey",
+        "assets",
+        "select_multiple",
+        "assets",
+        {"en": "Household assets", "hi": "घर की संपत्ति"},
+    ),
+    (
+        "kobo",
+        "household_survey",
+        "hh_size",
+        "integer",
+        None,
+        {"en": "Household size", "hi": "परिवार का आकार"},
+    ),
+    ("kobo", "household_survey", "income", "decimal", None, {"en": "Monthly income", "hi": "मासिक आय"}),
+    ("odk", "water_point", "functional", "select_one", "yes_no", {"en": "Is the pump working?"}),
+    ("odk", "water_point", "depth_m", "decimal", None, {"en": "Depth (m)"}),
+]
+FORM_CHOICES = {
+    ("kobo", "household_survey", "water_src"): [
+        ("piped", {"en": "Piped water", "hi": "नल का पानी"}),
+        ("well", {"en": "Well", "hi": "कुआँ"}),
+        ("river", {"en": "River", "hi": "नदी"}),
+    ],
+    ("kobo", "household_survey", "assets"): [
+        ("radio", {"en": "Radio", "hi": "रेडियो"}),
+        ("bicycle", {"en": "Bicycle", "hi": "साइकिल"}),
+        ("phone", {"en": "Mobile phone", "hi": "मोबाइल फ़ोन"}),
+    ],
+    ("odk", "water_point", "yes_no"): [("yes", {"en": "Yes"}), ("no", {"en": "No"})],
+}
+
+
+def _build_form_layer(con, rng: random.Random) -> None:
+    con.execute(
+        """create table dim_form_questions (source varchar, form varchar, table_name varchar,
+        question varchar, question_name varchar, question_type varchar, list_name varchar,
+        question_label varchar, question_labels varchar)"""
+    )
+    con.execute(
+        """create table dim_form_choices (source varchar, form varchar, list_name varchar, choice varchar,
+        choice_label varchar, choice_labels varchar)"""
+    )
+    con.execute(
+        """create table dim_form_labels (source varchar, form varchar, kind varchar, question varchar,
+        list_name varchar, choice varchar, language varchar, label varchar)"""
+    )
+    con.execute(
+        """create table fct_form_submissions_daily (source varchar, form varchar, day date, month date,
+        form_version varchar, enumerator varchar, review_state varchar, state_code varchar,
+        district_code varchar, submissions bigint, flagged_submissions bigint)"""
+    )
+    con.execute(
+        """create table fct_form_choices_monthly (source varchar, form varchar, table_name varchar,
+        question varchar, question_label varchar, question_type varchar, list_name varchar, month date,
+        state_code varchar, district_code varchar, choice varchar, choice_label varchar,
+        choice_labels varchar, choice_unknown boolean, answers bigint)"""
+    )
+    con.execute(
+        """create table fct_form_numbers_monthly (source varchar, form varchar, table_name varchar,
+        question varchar, question_label varchar, question_type varchar, month date, state_code varchar,
+        district_code varchar, answers bigint, missing bigint, min_value double, max_value double,
+        mean_value double, median_value double)"""
+    )
+    rows: dict[str, list[list]] = {}
+
+    def add(table: str, *row) -> None:
+        rows.setdefault(table, []).append(list(row))
+
+    for source, form, question, qtype, list_name, labels in FORM_QUESTIONS:
+        label_text = json.dumps(labels, ensure_ascii=False)
+        add(
+            "dim_form_questions",
+            source,
+            form,
+            form,
+            question,
+            question,
+            qtype,
+            list_name,
+            labels["en"],
+            label_text,
+        )
+        for language, label in labels.items():
+            add("dim_form_labels", source, form, "question", question, None, None, language, label)
+    for (source, form, list_name), choices in FORM_CHOICES.items():
+        for choice, labels in choices:
+            add(
+                "dim_form_choices",
+                source,
+                form,
+                list_name,
+                choice,
+                labels["en"],
+                json.dumps(labels, ensure_ascii=False),
+            )
+            for language, label in labels.items():
+                add("dim_form_labels", source, form, "choice", None, list_name, choice, language, label)
+    places = [(s, d) for (s, _), districts in GEOGRAPHY.items() for d, _ in districts]
+    forms = {("kobo", "household_survey"): places, ("odk", "water_point"): [(None, None)]}
+    statuses = ["validation_status_approved", "validation_status_on_hold", "none"]
+    for (source, form), geo in forms.items():
+        for state_code, district_code in geo:
+            enumerators = [f"enum_{district_code or 'x'}_{i}".lower() for i in (1, 2)]
+            day = date(2025, 1, 1)
+            while day <= date(2025, 12, 31):
+                version = "v1" if day.month < 7 else "v2"
+                for enumerator in enumerators:
+                    if n := rng.randint(0, 4):
+                        keys = [
+                            source,
+                            form,
+                            day,
+                            day.replace(day=1),
+                            version,
+                            enumerator,
+                            rng.choice(statuses),
+                        ]
+                        add(
+                            "fct_form_submissions_daily",
+                            *keys,
+                            state_code,
+                            district_code,
+                            n,
+                            rng.randint(0, n // 2),
+                        )
+                day += timedelta(days=3)
+            for month in MONTHS:
+                _form_month(add, rng, source, form, month, state_code, district_code)
+    # one bulk insert per table: row-by-row inserts would double the fixture's build time
+    for table, table_rows in rows.items():
+        columns = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+        batch = pa.table({c: [r[i] for r in table_rows] for i, c in enumerate(columns)})  # noqa: F841
+        con.execute(f"insert into {table} select * from batch")
+
+
+def _form_month(add, rng: random.Random, source, form, month, state_code, district_code) -> None:
+    for q_source, q_form, question, qtype, list_name, labels in FORM_QUESTIONS:
+        if (q_source, q_form) != (source, form):
+            continue
+        head = [source, form, form, question, labels["en"], qtype]
+        if list_name:
+            for choice, choice_labels in FORM_CHOICES[(source, form, list_name)]:
+                label_text = json.dumps(choice_labels, ensure_ascii=False)
+                tail = [choice, choice_labels["en"], label_text, False, rng.randint(1, 30)]
+                add("fct_form_choices_monthly", *head, list_name, month, state_code, district_code, *tail)
+            continue
+        values = sorted(rng.uniform(1, 12) for _ in range(rng.randint(3, 20)))
+        if qtype == "integer":
+            values = [float(round(v)) for v in values]
+        summary = [values[0], values[-1], sum(values) / len(values), values[len(values) // 2]]
+        add(
+            "fct_form_numbers_monthly",
+            *head,
+            month,
+            state_code,
+            district_code,
+            len(values),
+            rng.randint(0, 3),
+            *summary,
+        )
 
 
 def _insert_funder(con, level, geo_code, state, district, month, counts: dict) -> None:

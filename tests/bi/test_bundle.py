@@ -83,7 +83,10 @@ def test_dashboards_place_every_chart_and_filter_on_existing_columns():
                 if "datasetUuid" in target:
                     columns = {c["column_name"] for c in DATASETS[target["datasetUuid"]]["columns"]}
                     assert target["column"]["name"] in columns, f"{slug}: filter {f['name']}"
-        if slug != "data-quality":
+        if slug == "form-explorer":
+            names = ["Form", "Question", "Language", "State", "District", "Month"]
+            assert [f["name"] for f in filters] == names
+        elif slug != "data-quality":
             assert [f["name"] for f in filters] == [
                 "State",
                 "District",
@@ -97,6 +100,7 @@ def test_dashboards_place_every_chart_and_filter_on_existing_columns():
         "data-quality",
         "welfare-scheme-applications",
         "funder-view",
+        "form-explorer",
     }
 
 
@@ -218,3 +222,77 @@ def test_roles_file_errors_name_the_key(tmp_path, change, message):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(RolesError, match=message):
         SecurityConfig.load(path)
+
+
+FORM_LAYER = {
+    "dim_form_questions",
+    "dim_form_choices",
+    "dim_form_labels",
+    "fct_form_submissions_daily",
+    "fct_form_choices_monthly",
+    "fct_form_numbers_monthly",
+}
+
+
+def test_coordinator_row_filters_fit_every_dataset():
+    """A dataset with geography is restricted; one without is explicitly not (the default clause on a table
+    without state_code would break every coordinator's query on it)."""
+    cfg = SecurityConfig.load()
+    for dataset in DATASETS.values():
+        table = dataset["table_name"]
+        columns = {c["column_name"] for c in dataset["columns"]}
+        template = cfg.state_filters.get(table, cfg.state_filters["default"])
+        if template is None:
+            assert not columns & {"state_code", "state"}, f"{table} has geography but no row filter"
+        elif template == cfg.state_filters["default"]:
+            assert "state_code" in columns, f"{table}: default filter on a table without state_code"
+    restricted = {t for t in FORM_LAYER if cfg.state_filters.get(t, cfg.state_filters["default"]) is not None}
+    assert restricted == {
+        "fct_form_submissions_daily",
+        "fct_form_choices_monthly",
+        "fct_form_numbers_monthly",
+    }
+
+
+def test_form_explorer_shows_every_form_from_the_form_layer_only():
+    explorer = DASHBOARDS["form-explorer"]
+    charts = [
+        CHARTS[n["meta"]["uuid"]]
+        for n in explorer["position"].values()
+        if isinstance(n, dict) and n.get("type") == "CHART"
+    ]
+    tables = {DATASETS[c["dataset_uuid"]]["table_name"] for c in charts}
+    assert tables <= FORM_LAYER
+    assert {"fct_form_submissions_daily", "fct_form_choices_monthly", "fct_form_numbers_monthly"} <= tables
+    # no chart is tied to one form: a form added to sources.yaml shows up through the Form filter
+    for chart in charts:
+        assert all(f["subject"] != "form" for f in chart["params"]["adhoc_filters"]), chart["slice_name"]
+    shown = {c for chart in charts for c in _chart_columns(chart["params"])}
+    assert {"enumerator", "form_version", "review_state", "choice_label", "language", "label"} <= shown
+    metrics = {m for chart in charts for m in _chart_metrics(chart["params"])}
+    assert {
+        "submissions",
+        "flagged_submissions",
+        "answers",
+        "missing",
+        "mean_value",
+        "median_value",
+    } <= metrics
+    assert "Funder" not in SecurityConfig.load().dashboards["form-explorer"]
+
+
+def test_serving_fixture_has_every_dataset_column_with_its_type(tmp_path):
+    """The live tests' serving file (tests/bi/serving_fixture.py) has what the bundle reads, typed alike."""
+    import duckdb
+
+    from .serving_fixture import build_serving
+
+    con = duckdb.connect(str(build_serving(tmp_path / "serving.duckdb")), read_only=True)
+    try:
+        for dataset in DATASETS.values():
+            table = dataset["table_name"]
+            have = {r[0]: r[1] for r in con.execute(f"describe {table}").fetchall()}
+            want = {c["column_name"]: c["type"] for c in dataset["columns"]}
+            assert {c: have.get(c) for c in want} == want, table
+    finally:
+        con.close()

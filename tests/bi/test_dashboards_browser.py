@@ -142,3 +142,47 @@ def test_coordinator_dashboard_shows_only_their_state(live_superset, browser, ar
     assert set(_table_states(page, "Indicators by district")) == {"Maharashtra"}
     page.screenshot(path=str(artifacts / "program-overview-as-coordinator-MH.png"))
     page.close()
+
+
+def _column(page, chart_name: str, n: int) -> list[str]:
+    table = page.locator(f"[data-test-chart-name='{chart_name}'] table")
+    return table.locator(f"tbody tr td:nth-child({n})").all_inner_texts()
+
+
+def test_form_explorer_shows_every_form_and_narrows_labels_to_a_language(live_superset, browser, artifacts):
+    page = _login(browser, live_superset.url, "admin", live_superset.home.admin_password())
+    charts = {slug: n for slug, _, n in _dashboards()}
+    _open(page, live_superset.url, "form-explorer", charts["form-explorer"])
+    # (tables may page their rows: what a page shows, not every row)
+    assert set(_column(page, "Form submissions by enumerator", 1)) <= {"household_survey", "water_point"}
+    assert _column(page, "Form submissions by enumerator", 2)
+    assert _column(page, "Answers by question and choice", 3)  # choice labels, one row per choice
+    assert {"en", "hi"} <= set(_column(page, "Labels in every language", 6))
+    # the third filter of the bar is Language (Form, Question, Language, State, District, Month)
+    page.locator("[data-test='filter-bar'] [data-test='form-item-value']").nth(2).click()
+    page.get_by_role("option", name="hi", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_function(
+        """name => {
+            const selector = `[data-test-chart-name='${name}'] tbody tr td:nth-child(6)`;
+            const cells = [...document.querySelectorAll(selector)];
+            return cells.length > 0 && cells.every(c => c.innerText === 'hi');
+        }""",
+        arg="Labels in every language",
+    )
+    assert "पानी का मुख्य स्रोत" in _column(page, "Labels in every language", 7)
+    assert page.locator(f".dashboard-component-chart-holder :is({CHART_ERROR})").count() == 0
+    page.screenshot(path=str(artifacts / "form-explorer-language-hi.png"))
+    page.close()
+
+
+def test_coordinator_form_explorer_shows_only_their_states_forms(live_superset, browser, artifacts):
+    page = _login(browser, live_superset.url, "coord_mh", live_superset.user_password)
+    charts = {slug: n for slug, _, n in _dashboards()}
+    _open(page, live_superset.url, "form-explorer", charts["form-explorer"])
+    enumerators = _column(page, "Form submissions by enumerator", 2)
+    assert enumerators and all(e.startswith("enum_mh_") for e in enumerators)
+    assert page.locator(f".dashboard-component-chart-holder :is({CHART_ERROR})").count() == 0
+    page.screenshot(path=str(artifacts / "form-explorer-as-coordinator-MH.png"))
+    page.close()

@@ -53,7 +53,7 @@ def test_first_apply_imports_everything_and_second_changes_nothing(live_superset
         assert not report.changed, report.summary()
         assert _changed_on(admin) == before
         bundle = Bundle.load()
-        assert len(before["dashboard"]) == len(bundle.of_kind("dashboards")) == 6
+        assert len(before["dashboard"]) == len(bundle.of_kind("dashboards")) == 7
         assert len(before["chart"]) == len(bundle.of_kind("charts"))
 
 
@@ -145,6 +145,42 @@ def test_coordinator_sees_only_their_states(live_superset):
             ).fetchone()[0]
             con.close()
             assert next(iter(total.values())) == expected
+
+
+def _serving_value(live_superset, sql: str, params: list | None = None):
+    con = duckdb.connect(str(live_superset.serving), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_form_explorer_keeps_coordinators_to_their_states(live_superset):
+    """The form layer's counts carry the form's state question: a coordinator's totals are their states'
+    (a form without geography counts for nobody but admins and staff); labels have no geography."""
+    with live_superset.admin() as admin:
+        charts = _chart_ids(admin)
+        total = next(iter(_data(admin, charts["Form submissions"])["data"][0].values()))
+        assert total == _serving_value(
+            live_superset, "select sum(submissions) from fct_form_submissions_daily"
+        )
+        labels = _data(admin, charts["Labels in every language"])["rowcount"]
+    cases = {"coord_mh": ["MH"], "coord_north": ["UP", "BR"], "coord_unmapped": []}
+    for user, states in cases.items():
+        with live_superset.login(user) as coord:
+            result = _data(coord, charts["Form submissions"])["data"]
+            got = next(iter(result[0].values())) if result else None
+            expected = _serving_value(
+                live_superset,
+                "select sum(submissions) from fct_form_submissions_daily where list_contains(?, state_code)",
+                [states],
+            )
+            assert got == expected and (expected or 0) < total, user
+            enumerators = _data(coord, charts["Form submissions by enumerator"])["data"]
+            assert {r["form"] for r in enumerators} == ({"household_survey"} if states else set()), user
+            numbers = _data(coord, charts["Numeric questions by month"])["data"]
+            assert {r["form"] for r in numbers} == ({"household_survey"} if states else set()), user
+            assert _data(coord, charts["Labels in every language"])["rowcount"] == labels, user
 
 
 def test_coordinator_without_states_sees_no_rows(live_superset):
