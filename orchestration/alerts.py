@@ -17,7 +17,7 @@ import dagster as dg
 import httpx
 
 from orchestration.resources import AlertChannels
-from orchestration.summary import summarize_run
+from orchestration.summary import root_message, summarize_run
 
 log = logging.getLogger("sangam.orchestration")
 MAX_ERROR_CHARS = 1500
@@ -92,13 +92,6 @@ def dagster_url() -> str:
     return os.environ.get("SANGAM_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
-def _root_message(error) -> str:
-    """The user's exception, not Dagster's "Error occurred while executing op" wrapper around it."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error.message.strip()
-
-
 def failed_check_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """One line per ERROR-severity check that failed in the run, with what it observed (a blocking check
     stops publication: the alert should say why without opening the UI)."""
@@ -135,7 +128,7 @@ def alert_for_run(instance: dg.DagsterInstance, run_id: str, fallback: str = "ru
         steps.append(event.step_key or "?")
         data = event.step_failure_data
         if data and data.error:
-            messages.append(f"{event.step_key}: {_root_message(data.error)}")
+            messages.append(f"{event.step_key}: {root_message(data.error)}")
     if not messages:
         failures = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         messages.append((failures[-1].dagster_event.message if failures else None) or fallback)

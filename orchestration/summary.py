@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from orchestration.alerts import _root_message as root_message
-
 PUBLISH_KEY = dg.AssetKey(["serving", "published_marts"])
 NON_MODEL_PREFIXES = ("raw_", "serving", "superset", "exports")
 
@@ -97,6 +95,13 @@ class RunSummary:
 
 def _value(v):
     return getattr(v, "value", v)
+
+
+def root_message(error) -> str:
+    """The user's exception, not Dagster's "Error occurred while executing op" wrapper around it."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def summarize_run(instance: dg.DagsterInstance, run_id: str, config=None) -> RunSummary:
