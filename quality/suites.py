@@ -97,6 +97,7 @@ class Measure:
     count_sql: str = ""
     sample_sql: str | None = None
     flag_sql: str | None = None
+    extras: dict[str, str] = field(default_factory=dict)  # more profile columns (alias → aggregate SQL)
 
     def __post_init__(self) -> None:
         if not self.count_sql:
@@ -216,6 +217,28 @@ def _sample_columns(table: Table, checked: list[str], personal: set[str]) -> lis
     return [c for c in dict.fromkeys(wanted) if not is_personal_column(c, personal)]
 
 
+def _unknown_choices(t: Table, spec: dict, live: str, first: int) -> list[Measure]:
+    """A choice a program mart's rules were not written for (a new `sex = other`): the rows are counted and
+    the values and the marts that leave them out are named, instead of the marts silently dropping them."""
+    out = []
+    for key, rule in (spec.get("known_choices") or {}).items():
+        table_name, column = key.split(".", 1)
+        if table_name != t.name or column not in t.columns:
+            continue
+        known = ", ".join("'" + v.replace("'", "''") + "'" for v in rule["values"])
+        where = f"{live} AND {q(column)} IS NOT NULL AND {q(column)} NOT IN ({known})"
+        alias = f"unknown_values_{first + len(out)}"
+        marts = ", ".join(rule["marts"])
+        text = (
+            "{failing} of {rows} rows with " + f"{column} = {{{alias}}}: a value {marts} "
+            "do not know (their rules leave these rows out); add it to their rules and to known_choices"
+        )
+        extras = {alias: f"coalesce(string_agg(DISTINCT {q(column)}, ', ' ORDER BY {q(column)}) "
+                         f"FILTER (WHERE {where}), '')"}  # fmt: skip
+        out.append(Measure(f"known_choices.{column}", "known_choices", text, [column], where, extras=extras))
+    return out
+
+
 def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: datetime) -> None:
     n = int(spec.get("failing_sample_rows", 5))
     tables = [
@@ -286,6 +309,7 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
             where = f"{live} AND {value} IS NOT NULL AND ({value} < {lo} OR {value} > {hi})"
             text = "{failing} of {rows} rows with " + f"{column} outside [{lo}, {hi}]"
             measures.append(Measure(f"plausible_range.{column}", "plausible_range", text, [column], where))
+        measures += _unknown_choices(t, spec, live, len(measures))
         for rule in spec.get("date_order", []):
             if rule["table"] != t.name or "earlier_table" in rule:
                 continue
@@ -300,6 +324,7 @@ def _raw_checks(con, plan: Plan, spec: dict, settings: QualitySettings, now: dat
         frame = f"profile:{t.label}"
         extra = ", max(submitted_at) AS max_submitted_at" if t.kind == "form" else ""
         cols = ", ".join(f"{m.count_sql} AS m{i}" for i, m in enumerate(measures))
+        cols += "".join(f", {sql} AS {alias}" for m in measures for alias, sql in m.extras.items())
         plan.frames[frame] = f"SELECT count(*) FILTER (WHERE {live}) AS rows{extra}, {cols} FROM {t.ref}"
         for i, m in enumerate(measures):
             if m.sample_sql is None:

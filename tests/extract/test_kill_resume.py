@@ -246,7 +246,7 @@ def _data_files(folder: Path) -> list[Path]:
 
 def _tables(wh: Path, datasets: list[str]) -> dict[str, list[tuple]]:
     """Every raw and metadata table's rows, sorted, without what differs between two equal loads (load ids,
-    load times; a deletion mark reduced to whether there is one)."""
+    load times, when a form snapshot or change was taken; a deletion mark reduced to whether there is one)."""
     out = {}
     with duckdb.connect(str(wh), read_only=True) as con:
         tables = con.execute(
@@ -260,7 +260,7 @@ def _tables(wh: Path, datasets: list[str]) -> dict[str, list[tuple]]:
                     "select column_name from information_schema.columns where table_schema = ? and "
                     "table_name = ? order by column_name", [schema, table],
                 ).fetchall()
-                if not c[0].startswith(("_dlt", "_loaded_at"))
+                if not c[0].startswith(("_dlt", "_loaded_at")) and c[0] not in ("taken_at", "detected_at")
             ]  # fmt: skip
             select = ", ".join(f'"{c}" is not null' if c == "deleted_at" else f'"{c}"' for c in cols)
             out[f"{schema}.{table}"] = con.execute(

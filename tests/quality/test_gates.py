@@ -305,3 +305,24 @@ def test_form_changes_table_is_metadata_not_a_sheet_to_check(paths: ServingPaths
     raw = run_checks(paths.warehouse_path, paths, stage="raw")
     assert raw.passed and not raw.warnings, raw.warnings
     assert not [r for r in raw.results if r.table in (FORM_CHANGES_TABLE, SNAPSHOT_TABLE)]
+
+
+def test_a_choice_the_marts_do_not_know_is_a_warning_naming_value_and_marts(paths: ServingPaths) -> None:
+    """A new form version adds `sex = other`: the z-score and indicator rules leave those children out, so the
+    raw stage says so (warning, still published) instead of the marts dropping them silently."""
+    sql(paths, "CREATE TABLE raw_kobo.child_health__child AS SELECT 's' || (i // 2) AS submission_id, "
+               "'r' || i AS row_id, 1 + i % 2 AS repeat_index, NULL::VARCHAR AS parent_row_id, "
+               "now()::TIMESTAMP AS _loaded_at, CASE WHEN i % 2 = 0 THEN 'male' ELSE 'female' END AS sex "
+               ", 'C' || i AS child_id, DATE '2024-01-01' AS dob, 9.5 AS weight_kg, 80.0 AS height_cm, "
+               "'bcg' AS vaccines FROM range(10) r(i)")  # fmt: skip
+    clean = run_checks(paths.warehouse_path, paths, stage="raw")
+    assert result(clean, "known_choices.sex").passed
+    sql(paths, "UPDATE raw_kobo.child_health__child SET sex = 'other' WHERE row_id IN ('r1', 'r2', 'r3')")
+    report = run_checks(paths.warehouse_path, paths, stage="raw")
+    check = result(report, "known_choices.sex")
+    assert not check.passed and not check.blocking and report.passed
+    assert check.observed_value.startswith("3 of ") and "sex = other" in check.observed_value
+    assert (
+        "fct_child_growth" in check.observed_value
+        and "mart_program_indicators_monthly" in check.observed_value
+    )
