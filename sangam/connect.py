@@ -23,7 +23,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from sangam.config import ConfigError, load_dotenv_file, parse_config, sangam_home
+from sangam.config import ConfigError, parse_config, sangam_home, secret
 from sangam.naming import snake_case
 
 DEFAULT_ENVS = {
@@ -51,13 +51,11 @@ class RemoteForm:
 
 
 def _env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        load_dotenv_file()
-        value = os.environ.get(name)
-    if not value:
-        raise ConnectError(f"environment variable {name} is not set (put it in the environment or in .env)")
-    return value
+    try:
+        return secret(name)
+    except ConfigError:
+        where = "put it in the environment or in .env"
+        raise ConnectError(f"environment variable {name} is not set ({where})") from None
 
 
 def _get(client: httpx.Client, url: str, kind_label: str, secret_hint: str, **kw: Any) -> Any:

@@ -102,3 +102,12 @@
     {%- endfor -%}
     {{ return(out) }}
 {% endmacro %}
+
+{#- form_layer_fields grouped by form table ("<raw_schema>.<table>" → its questions), for one scan per table. -#}
+{% macro form_layer_tables(types) %}
+    {%- set tables = {} -%}
+    {%- for f in form_layer_fields(types) -%}
+        {%- do tables.setdefault(f.raw_schema ~ "." ~ f.table_name, []).append(f) -%}
+    {%- endfor -%}
+    {{ return(tables) }}
+{% endmacro %}

@@ -2,10 +2,7 @@
 -- select_one and select_multiple question of every configured form, with the question's and the choice's
 -- labels; one scan per form table. Counts rows of live submissions (a repeat's question counts repeat rows),
 -- by month of submission; a select_multiple answer counts once for each choice it holds.
-{%- set tables = {} %}
-{%- for f in form_layer_fields(["select_one", "select_multiple"]) %}
-    {%- do tables.setdefault(f.raw_schema ~ "." ~ f.table_name, []).append(f) %}
-{%- endfor %}
+{%- set tables = form_layer_tables(["select_one", "select_multiple"]) %}
 with answers as (
 {%- for key, qs in tables.items() %}
     {%- set t = qs[0] %}

@@ -1,10 +1,7 @@
 -- Count, missing, min, max, mean and median per month (and state / district when configured) of every
 -- integer and decimal question of every configured form; one scan per form table. A value that is not a
 -- number (a question retyped to text in a newer version) counts as missing here; the raw table keeps it.
-{%- set tables = {} %}
-{%- for f in form_layer_fields(["integer", "decimal"]) %}
-    {%- do tables.setdefault(f.raw_schema ~ "." ~ f.table_name, []).append(f) %}
-{%- endfor %}
+{%- set tables = form_layer_tables(["integer", "decimal"]) %}
 with answers as (
 {%- for key, qs in tables.items() %}
     {%- set t = qs[0] %}
